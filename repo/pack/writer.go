@@ -1,0 +1,149 @@
+package pack
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/godwit-backup/godwit/repo/blob"
+)
+
+// Writer assembles one pack in memory: add blobs with Add, watch Size to
+// decide when the pack is full, then call Finish. A Writer is not safe for
+// concurrent use; several Writers may share one Codec.
+//
+// An error from Add rejects that blob only; the Writer stays usable. After
+// Finish, every method that changes the Writer returns an error.
+type Writer struct {
+	codec *Codec
+	body  []byte // closed frames, stored form
+	h     Header
+
+	open        []byte // contents of the frame being filled
+	openEntries []int  // indices in h.Blobs of the blobs in open
+
+	ids      map[blob.ID]struct{}
+	rawBytes int64
+	finished bool
+}
+
+var errFinished = errors.New("pack: writer already finished")
+
+// NewWriter returns an empty Writer compressing with c.
+func NewWriter(c *Codec) *Writer {
+	return &Writer{codec: c, ids: make(map[blob.ID]struct{})}
+}
+
+// Add copies data into the pack as the blob of type t with id id. It does
+// not check that id matches data. A blob of LargeBlobSize bytes or more is
+// compressed into a frame of its own at once; smaller blobs are gathered
+// into the open frame, which is compressed when the next blob would take it
+// past FrameSize or at Finish.
+//
+// Add rejects an invalid type, an empty blob, a blob larger than
+// MaxBlobSize and an id already in the pack.
+func (w *Writer) Add(t blob.Type, id blob.ID, data []byte) error {
+	switch {
+	case w.finished:
+		return errFinished
+	case t != blob.DataBlob && t != blob.TreeBlob:
+		return fmt.Errorf("pack: add blob %s: invalid type %d", id.Short(), uint8(t))
+	case len(data) == 0:
+		return fmt.Errorf("pack: add blob %s: empty blob", id.Short())
+	case len(data) > MaxBlobSize:
+		return fmt.Errorf("pack: add blob %s: %d bytes exceed %d", id.Short(), len(data), MaxBlobSize)
+	}
+	if _, dup := w.ids[id]; dup {
+		return fmt.Errorf("pack: add blob %s: already in the pack", id.Short())
+	}
+	w.ids[id] = struct{}{}
+	w.rawBytes += int64(len(data))
+
+	e := Entry{Type: t, ID: id, Length: uint32(len(data))}
+	if len(data) >= LargeBlobSize {
+		e.Frame = uint32(len(w.h.Frames))
+		w.h.Blobs = append(w.h.Blobs, e)
+		w.appendFrame(data)
+		return nil
+	}
+	if len(w.open)+len(data) > FrameSize {
+		w.closeOpen()
+	}
+	e.Offset = uint32(len(w.open))
+	w.openEntries = append(w.openEntries, len(w.h.Blobs))
+	w.h.Blobs = append(w.h.Blobs, e)
+	w.open = append(w.open, data...)
+	return nil
+}
+
+// appendFrame stores a frame with contents raw after the closed frames.
+func (w *Writer) appendFrame(raw []byte) {
+	offset := len(w.body)
+	var compressed bool
+	w.body, compressed = w.codec.compress(w.body, raw)
+	w.h.Frames = append(w.h.Frames, Frame{
+		Offset:     uint64(offset),
+		Length:     uint32(len(w.body) - offset),
+		RawLength:  uint32(len(raw)),
+		Compressed: compressed,
+	})
+}
+
+// closeOpen stores the open frame, if it holds anything, and starts a new one.
+func (w *Writer) closeOpen() {
+	if len(w.open) == 0 {
+		return
+	}
+	index := uint32(len(w.h.Frames))
+	for _, i := range w.openEntries {
+		w.h.Blobs[i].Frame = index
+	}
+	w.appendFrame(w.open)
+	w.open = w.open[:0]
+	w.openEntries = w.openEntries[:0]
+}
+
+// Size returns an upper bound on the plaintext length Finish would return
+// now: exact for closed frames, counting the open frame uncompressed and
+// the header at its largest encoding.
+func (w *Writer) Size() int {
+	frames := len(w.h.Frames)
+	if len(w.open) > 0 {
+		frames++
+	}
+	header := len(magic) + 1 + 2*binary.MaxVarintLen32 +
+		frames*(1+2*binary.MaxVarintLen32) +
+		len(w.h.Blobs)*(1+len(blob.ID{})+3*binary.MaxVarintLen32)
+	return len(w.body) + len(w.open) + header + trailerSize
+}
+
+// Count returns the number of blobs added.
+func (w *Writer) Count() int { return len(w.h.Blobs) }
+
+// RawBytes returns the sum of the lengths of the blobs added.
+func (w *Writer) RawBytes() int64 { return w.rawBytes }
+
+// Finish closes the open frame, appends the header and its length, and
+// returns the pack's plaintext and its header. The Writer keeps no reference
+// to either. Finish fails on a Writer with no blobs or whose header would
+// exceed MaxHeaderSize. After any call to Finish, successful or not, the
+// Writer is unusable.
+func (w *Writer) Finish() ([]byte, *Header, error) {
+	if w.finished {
+		return nil, nil, errFinished
+	}
+	w.finished = true
+	if len(w.h.Blobs) == 0 {
+		return nil, nil, errors.New("pack: finish: no blobs")
+	}
+	w.closeOpen()
+	hb := w.h.Marshal()
+	if len(hb) > MaxHeaderSize {
+		return nil, nil, fmt.Errorf("pack: finish: header of %d bytes exceeds %d", len(hb), MaxHeaderSize)
+	}
+	b := append(w.body, hb...)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(hb)))
+	h := &Header{Frames: w.h.Frames, Blobs: w.h.Blobs}
+	*w = Writer{finished: true}
+	return b, h, nil
+}
