@@ -1,0 +1,141 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/godwit-backup/godwit/repo/archiver"
+	"github.com/godwit-backup/godwit/repo/snapshot"
+)
+
+func newBackupCommand(e *env) *cobra.Command {
+	var (
+		excludes      []string
+		excludeFiles  []string
+		excludeCaches bool
+		oneFS         bool
+		tags          []string
+		host          string
+		force         bool
+	)
+	cmd := &cobra.Command{
+		Use:   "backup [flags] PATH...",
+		Short: "Back up files and directories",
+		Long: `Back up the given paths into a new snapshot.
+
+Works with an owner credential or with a write key (-i /etc/godwit/write.key):
+a write key deduplicates against everything stored but cannot read anything back.
+Files that cannot be read, vanish, or keep changing while read are reported; the
+snapshot is still written and the exit code is 3.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return &usageError{"usage: " + cmd.UseLine() + " (give at least one path)"}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			for _, path := range excludeFiles {
+				f, err := os.Open(path)
+				if err != nil {
+					return fmt.Errorf("exclude file: %w", err)
+				}
+				ps, err := archiver.ReadPatterns(f)
+				f.Close()
+				if err != nil {
+					return fmt.Errorf("exclude file %s: %w", path, err)
+				}
+				excludes = append(excludes, ps...)
+			}
+			ex, err := archiver.NewExcluder(excludes)
+			if err != nil {
+				return &usageError{err.Error()}
+			}
+			r, err := e.openRepoWithIndex(ctx)
+			if err != nil {
+				return err
+			}
+			defer closeRepo(r)
+			lk, err := r.Lock(ctx, false, e.now)
+			if err != nil {
+				return err
+			}
+			defer lk.Release(ctx)
+
+			if host == "" {
+				host, _ = os.Hostname()
+			}
+			var fc *archiver.FilesCache
+			if !force {
+				cachePath := filepath.Join(e.cacheBase(), r.Config().ID, "files")
+				fc, err = archiver.LoadFilesCache(cachePath)
+				if err != nil {
+					e.warn("%v\n", err)
+				}
+			}
+			var warnings int
+			a := archiver.New(r, archiver.Options{
+				Excluder:      ex,
+				ExcludeCaches: excludeCaches,
+				OneFileSystem: oneFS,
+				Host:          host,
+				Username:      currentUser(),
+				Tags:          tags,
+				Now:           e.now,
+				FilesCache:    fc,
+				Program:       "godwit " + version,
+				Warn: func(path string, err error) {
+					warnings++
+					e.warn("%s: %v\n", quotePath(path), err)
+				},
+			})
+			sn, err := a.Run(ctx, args)
+			if err != nil {
+				r.Abort()
+				if errors.Is(err, archiver.ErrNothingToBackUp) {
+					return fmt.Errorf("%w: no snapshot written", err)
+				}
+				return fmt.Errorf("backup failed, no snapshot written (the next backup reuses what was uploaded): %w", err)
+			}
+			if err := lk.Err(); err != nil {
+				e.warn("%v\n", err)
+			}
+			printBackupSummary(e, sn)
+			if sn.Incomplete {
+				e.exitCode = exitIncomplete
+				e.warn("snapshot %s is incomplete: %d files could not be read completely (see above)\n", sn.ID.Short(), sn.Summary.Errors)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&excludes, "exclude", "e", nil, "exclude `PATTERN` (glob; with a slash matched against the whole path) (repeatable)")
+	f.StringArrayVar(&excludeFiles, "exclude-file", nil, "read exclude patterns from `FILE` (repeatable)")
+	f.BoolVar(&excludeCaches, "exclude-caches", false, "skip the contents of directories holding a valid CACHEDIR.TAG")
+	f.BoolVarP(&oneFS, "one-file-system", "x", false, "do not cross file system boundaries")
+	f.StringArrayVar(&tags, "tag", nil, "add `TAG` to the snapshot (repeatable)")
+	f.StringVar(&host, "host", "", "record `NAME` as the host (default: the hostname)")
+	f.BoolVar(&force, "force", false, "re-read every file instead of trusting the files cache")
+	return cmd
+}
+
+func printBackupSummary(e *env, sn *snapshot.Snapshot) {
+	s := sn.Summary
+	if e.json {
+		_ = e.printJSON(map[string]any{
+			"snapshot": sn.ID.String(), "time": sn.Time, "paths": sn.Paths, "incomplete": sn.Incomplete,
+			"summary": s, "duration_seconds": s.End.Sub(s.Start).Seconds(),
+		})
+		return
+	}
+	e.info("files: %d new, %d changed, %d unchanged; %d directories, %d other\n",
+		s.FilesNew, s.FilesChanged, s.FilesUnchanged, s.Dirs, s.Others)
+	e.info("read %s of %s; added %s in %d new blobs, %s stored\n",
+		formatBytes(s.BytesRead), formatBytes(s.TotalSize), formatBytes(s.BytesAdded), s.BlobsAdded, formatBytes(s.StoredAdded))
+	e.info("snapshot %s saved in %s\n", sn.ID.Short(), s.End.Sub(s.Start).Round(time.Millisecond))
+}

@@ -1,0 +1,278 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/godwit-backup/godwit/backends"
+	"github.com/godwit-backup/godwit/backends/local"
+	"github.com/godwit-backup/godwit/crypto"
+	"github.com/godwit-backup/godwit/repo"
+)
+
+// env is everything a command gets from outside: streams, environment,
+// clock, and the global flags. Commands never read package state.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	now            func() time.Time
+	// tty opens the controlling terminal for passphrase prompts; nil
+	// when there is none.
+	tty func() (*os.File, error)
+
+	// Global flags.
+	repo         string
+	passwordFile string
+	identityFile string
+	cacheDir     string
+	json         bool
+	quiet        bool
+	verbose      bool
+	acceptFP     string
+
+	exitCode int // set by commands that succeed with a non-zero code
+}
+
+func newEnv() *env {
+	return &env{
+		stdin:  os.Stdin,
+		stdout: os.Stdout,
+		stderr: os.Stderr,
+		getenv: os.Getenv,
+		now:    time.Now,
+		tty: func() (*os.File, error) {
+			return os.OpenFile("/dev/tty", os.O_RDWR, 0)
+		},
+	}
+}
+
+func (e *env) addGlobalFlags(cmd *cobra.Command) {
+	f := cmd.PersistentFlags()
+	f.StringVarP(&e.repo, "repo", "r", "", "repository location: a directory (env GODWIT_REPOSITORY)")
+	f.StringVar(&e.passwordFile, "password-file", "", "read the repository passphrase from `FILE` (env GODWIT_PASSWORD_FILE, or GODWIT_PASSWORD)")
+	f.StringVarP(&e.identityFile, "identity-file", "i", "", "unlock with an age identity, SSH private key or write key `FILE` (env GODWIT_IDENTITY_FILE)")
+	f.StringVar(&e.cacheDir, "cache-dir", "", "local cache `DIR` (env GODWIT_CACHE_DIR; default ~/.cache/godwit, /var/cache/godwit for root)")
+	f.BoolVar(&e.json, "json", false, "print JSON on stdout; human text goes to stderr")
+	f.BoolVarP(&e.quiet, "quiet", "q", false, "print only errors and warnings")
+	f.BoolVarP(&e.verbose, "verbose", "v", false, "print more detail")
+	f.StringVar(&e.acceptFP, "accept-fingerprint", "", "accept a repository whose fingerprint changed to `FP` (verify it with the owner first)")
+}
+
+// info prints human text unless --quiet; with --json it goes to stderr.
+func (e *env) info(format string, args ...any) {
+	if e.quiet {
+		return
+	}
+	w := e.stdout
+	if e.json {
+		w = e.stderr
+	}
+	fmt.Fprintf(w, format, args...)
+}
+
+// warn always prints to stderr.
+func (e *env) warn(format string, args ...any) {
+	fmt.Fprintf(e.stderr, "warning: "+format, args...)
+}
+
+func (e *env) printJSON(v any) error {
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func (e *env) location() (string, error) {
+	loc := e.repo
+	if loc == "" {
+		loc = e.getenv("GODWIT_REPOSITORY")
+	}
+	if loc == "" {
+		return "", &usageError{"no repository given: use --repo or set GODWIT_REPOSITORY"}
+	}
+	return loc, nil
+}
+
+// openBackend opens the backend at the repository location. create makes
+// a new, empty repository layout.
+func (e *env) openBackend(ctx context.Context, create bool) (backends.Backend, error) {
+	loc, err := e.location()
+	if err != nil {
+		return nil, err
+	}
+	if strings.Contains(loc, "://") || strings.HasPrefix(loc, "sftp:") || strings.HasPrefix(loc, "s3:") {
+		return nil, &usageError{fmt.Sprintf("repository %q: only local directories are supported by this version", loc)}
+	}
+	abs, err := filepath.Abs(loc)
+	if err != nil {
+		return nil, err
+	}
+	if create {
+		return local.Create(ctx, abs)
+	}
+	be, err := local.Open(ctx, abs)
+	if err != nil && backends.IsNotExist(err) {
+		return nil, fmt.Errorf("%w: %v", errNoRepository, err)
+	}
+	return be, err
+}
+
+// readSecretFile reads a passphrase file, dropping one trailing newline.
+func readSecretFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read passphrase: %w", err)
+	}
+	s := strings.TrimSuffix(string(b), "\n")
+	s = strings.TrimSuffix(s, "\r")
+	if s == "" {
+		return "", fmt.Errorf("passphrase file %s is empty", path)
+	}
+	return s, nil
+}
+
+// prompt asks on the terminal without echo.
+func (e *env) prompt(what string) (string, error) {
+	if e.tty == nil {
+		return "", errors.New("no terminal to ask for the " + what + ": use --password-file")
+	}
+	tty, err := e.tty()
+	if err != nil {
+		return "", fmt.Errorf("no terminal to ask for the %s (use --password-file or GODWIT_PASSWORD_FILE): %w", what, err)
+	}
+	defer tty.Close()
+	fmt.Fprintf(tty, "Enter %s: ", what)
+	b, err := term.ReadPassword(int(tty.Fd()))
+	fmt.Fprintln(tty)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", what, err)
+	}
+	return string(b), nil
+}
+
+// passphrase returns the passphrase from --password-file,
+// GODWIT_PASSWORD_FILE, GODWIT_PASSWORD or the terminal; ok is false when
+// none was given and there is no terminal.
+func (e *env) passphrase(ask bool) (string, bool, error) {
+	path := e.passwordFile
+	if path == "" {
+		path = e.getenv("GODWIT_PASSWORD_FILE")
+	}
+	if path != "" {
+		s, err := readSecretFile(path)
+		return s, err == nil, err
+	}
+	if s := e.getenv("GODWIT_PASSWORD"); s != "" {
+		return s, true, nil
+	}
+	if !ask {
+		return "", false, nil
+	}
+	s, err := e.prompt("repository passphrase")
+	if err != nil {
+		return "", false, err
+	}
+	return s, true, nil
+}
+
+func (e *env) identityPath() string {
+	if e.identityFile != "" {
+		return e.identityFile
+	}
+	return e.getenv("GODWIT_IDENTITY_FILE")
+}
+
+// unlocker collects the credentials given on the command line.
+func (e *env) unlocker() (repo.Unlocker, error) {
+	if path := e.identityPath(); path != "" {
+		ids, wk, err := crypto.LoadIdentityFile(path, e.prompt)
+		if err != nil {
+			return repo.Unlocker{}, fmt.Errorf("identity file %s: %w", path, err)
+		}
+		return repo.Unlocker{Identities: ids, WriteKey: wk}, nil
+	}
+	pass, ok, err := e.passphrase(true)
+	if err != nil {
+		return repo.Unlocker{}, err
+	}
+	if !ok {
+		return repo.Unlocker{}, fmt.Errorf("no passphrase or identity given: %w", crypto.ErrNoMatchingKey)
+	}
+	return repo.Unlocker{Identities: crypto.PassphraseIdentities(pass)}, nil
+}
+
+// openRepo opens and unlocks the repository and checks its fingerprint
+// against the one pinned on first use. It does not load the index.
+func (e *env) openRepo(ctx context.Context) (*repo.Repository, error) {
+	be, err := e.openBackend(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	u, err := e.unlocker()
+	if err != nil {
+		be.Close()
+		return nil, err
+	}
+	r, err := repo.Open(ctx, be, u)
+	if err != nil {
+		be.Close()
+		return nil, err
+	}
+	if err := e.checkPin(be.Location(), r); err != nil {
+		be.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// openRepoWithIndex opens the repository and loads its index.
+func (e *env) openRepoWithIndex(ctx context.Context) (*repo.Repository, error) {
+	r, err := e.openRepo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.LoadIndex(ctx); err != nil {
+		e.warn("%v\n", err)
+	}
+	return r, nil
+}
+
+// requireOwner fails with a clear message when r was opened with a write
+// key.
+func requireOwner(r *repo.Repository, what string) error {
+	if r.CanReadData() {
+		return nil
+	}
+	return fmt.Errorf("%s needs an owner credential: %w", what, crypto.ErrWriteOnly)
+}
+
+func (e *env) cacheBase() string {
+	if e.cacheDir != "" {
+		return e.cacheDir
+	}
+	if d := e.getenv("GODWIT_CACHE_DIR"); d != "" {
+		return d
+	}
+	if os.Geteuid() == 0 {
+		return "/var/cache/godwit"
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "godwit")
+	}
+	return filepath.Join(os.TempDir(), "godwit-cache")
+}
+
+func closeRepo(r *repo.Repository) {
+	r.Close()
+	r.Backend().Close()
+}

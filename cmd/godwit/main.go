@@ -1,0 +1,38 @@
+// Command godwit is an encrypted, deduplicating backup tool for Linux
+// servers. Each command lives in its own file; they parse flags, call the
+// repo packages and render the result.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], newEnv())
+	stop()
+	os.Exit(code)
+}
+
+// run executes one command line and returns the exit code.
+func run(ctx context.Context, args []string, env *env) int {
+	root := newRootCommand(env)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return env.exitCode
+	}
+	if strings.HasPrefix(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "unknown shorthand flag") {
+		err = &usageError{err.Error() + "\nrun 'godwit --help' for usage"}
+	}
+	code := exitCode(err)
+	if code != exitIncomplete {
+		fmt.Fprintf(env.stderr, "godwit: %v\n", err)
+	}
+	return code
+}

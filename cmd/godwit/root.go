@@ -1,0 +1,56 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+)
+
+func newRootCommand(e *env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "godwit",
+		Short: "Encrypted, deduplicating backups for Linux servers",
+		Long: `godwit backs up directory trees into an encrypted, deduplicated repository
+and restores them with their ownership and metadata. The backed-up host
+can hold a write key that adds backups but cannot read them.
+
+` + exitCodesHelp,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return &usageError{err.Error() + "\nrun '" + cmd.CommandPath() + " --help' for usage"}
+	})
+	e.addGlobalFlags(root)
+	root.AddCommand(
+		newInitCommand(e),
+		newBackupCommand(e),
+		newSnapshotsCommand(e),
+		newLsCommand(e),
+		newRestoreCommand(e),
+		newKeyCommand(e),
+		newCatCommand(e),
+		newVersionCommand(e),
+	)
+	root.CompletionOptions.DisableDefaultCmd = true
+	return root
+}
+
+// args returns a cobra positional-argument check that reports a usage error.
+func exactArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return &usageError{"usage: " + cmd.UseLine() + " (" + what + ")"}
+		}
+		return nil
+	}
+}
+
+func rangeArgs(lo, hi int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < lo || len(args) > hi {
+			return &usageError{"usage: " + cmd.UseLine() + " (" + what + ")"}
+		}
+		return nil
+	}
+}

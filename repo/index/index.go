@@ -1,0 +1,238 @@
+// Package index maps blob ids to where they are stored: which pack, which
+// frame of that pack, and where inside the frame. It holds the in-memory
+// index of a repository and encodes and decodes index objects. It knows
+// nothing of encryption or backends.
+package index
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/godwit-backup/godwit/repo/blob"
+	"github.com/godwit-backup/godwit/repo/pack"
+)
+
+// Pack describes one stored pack.
+type Pack struct {
+	ID   blob.ID
+	Type blob.Type
+	// Size is the size of the encrypted pack object in bytes: age's
+	// random access needs the exact ciphertext size.
+	Size   int64
+	Frames []pack.Frame
+}
+
+// Location says where one blob is stored.
+type Location struct {
+	Pack   *Pack
+	Type   blob.Type
+	Frame  pack.Frame
+	Offset uint32 // inside the decompressed frame
+	Length uint32
+}
+
+// entry is the in-memory record of one blob: 32 bytes of id as map key
+// plus 16 bytes here.
+type entry struct {
+	pack   uint32 // index into Index.packs
+	frame  uint32
+	offset uint32
+	length uint32
+}
+
+// Index is the in-memory index. It is safe for concurrent use.
+type Index struct {
+	mu    sync.RWMutex
+	packs []*Pack
+	byID  map[blob.ID]uint32 // pack id → index into packs
+	blobs map[blob.ID]entry
+}
+
+// New returns an empty index.
+func New() *Index {
+	return &Index{byID: make(map[blob.ID]uint32), blobs: make(map[blob.ID]entry)}
+}
+
+// AddPack records a pack and all its blobs. A blob already indexed in
+// another pack keeps its first location (duplicates are harmless; prune
+// removes them). Adding a pack twice is a no-op.
+func (idx *Index) AddPack(p *Pack, entries []pack.Entry) error {
+	for _, e := range entries {
+		if int(e.Frame) >= len(p.Frames) {
+			return fmt.Errorf("pack %s: blob %s in frame %d of %d", p.ID.Short(), e.ID.Short(), e.Frame, len(p.Frames))
+		}
+		f := p.Frames[e.Frame]
+		if uint64(e.Offset)+uint64(e.Length) > uint64(f.RawLength) {
+			return fmt.Errorf("pack %s: blob %s extends past its frame", p.ID.Short(), e.ID.Short())
+		}
+		if e.Type != p.Type {
+			return fmt.Errorf("pack %s: %s blob in a %s pack", p.ID.Short(), e.Type, p.Type)
+		}
+	}
+	idx.mu.Lock()
+	defer idx.mu.Unlock()
+	if _, ok := idx.byID[p.ID]; ok {
+		return nil
+	}
+	n := uint32(len(idx.packs))
+	idx.packs = append(idx.packs, p)
+	idx.byID[p.ID] = n
+	for _, e := range entries {
+		if _, ok := idx.blobs[e.ID]; ok {
+			continue
+		}
+		idx.blobs[e.ID] = entry{pack: n, frame: e.Frame, offset: e.Offset, length: e.Length}
+	}
+	return nil
+}
+
+// Has reports whether the blob is indexed.
+func (idx *Index) Has(id blob.ID) bool {
+	idx.mu.RLock()
+	_, ok := idx.blobs[id]
+	idx.mu.RUnlock()
+	return ok
+}
+
+// Lookup returns where the blob is stored.
+func (idx *Index) Lookup(id blob.ID) (Location, bool) {
+	idx.mu.RLock()
+	defer idx.mu.RUnlock()
+	e, ok := idx.blobs[id]
+	if !ok {
+		return Location{}, false
+	}
+	p := idx.packs[e.pack]
+	return Location{Pack: p, Type: p.Type, Frame: p.Frames[e.frame], Offset: e.offset, Length: e.length}, true
+}
+
+// Pack returns the pack with the given id.
+func (idx *Index) Pack(id blob.ID) (*Pack, bool) {
+	idx.mu.RLock()
+	defer idx.mu.RUnlock()
+	n, ok := idx.byID[id]
+	if !ok {
+		return nil, false
+	}
+	return idx.packs[n], true
+}
+
+// Packs returns every indexed pack.
+func (idx *Index) Packs() []*Pack {
+	idx.mu.RLock()
+	defer idx.mu.RUnlock()
+	return append([]*Pack(nil), idx.packs...)
+}
+
+// Len returns the number of indexed blobs.
+func (idx *Index) Len() int {
+	idx.mu.RLock()
+	defer idx.mu.RUnlock()
+	return len(idx.blobs)
+}
+
+// Each calls fn for every blob; fn must not call back into idx.
+func (idx *Index) Each(fn func(id blob.ID, loc Location)) {
+	idx.mu.RLock()
+	defer idx.mu.RUnlock()
+	for id, e := range idx.blobs {
+		p := idx.packs[e.pack]
+		fn(id, Location{Pack: p, Type: p.Type, Frame: p.Frames[e.frame], Offset: e.offset, Length: e.length})
+	}
+}
+
+// File is the plaintext of one index object.
+type File struct {
+	Version int        `json:"version"`
+	Packs   []FilePack `json:"packs"`
+}
+
+// FilePack is one pack in an index object.
+type FilePack struct {
+	ID     blob.ID     `json:"id"`
+	Type   blob.Type   `json:"type"`
+	Size   int64       `json:"size"`
+	Frames []FileFrame `json:"frames"`
+	Blobs  []FileBlob  `json:"blobs"`
+}
+
+// FileFrame is one frame of a pack in an index object.
+type FileFrame struct {
+	Offset    uint64 `json:"offset"`
+	Length    uint32 `json:"length"`
+	RawLength uint32 `json:"raw_length"`
+	Zstd      bool   `json:"zstd,omitempty"`
+}
+
+// FileBlob is one blob of a pack in an index object.
+type FileBlob struct {
+	ID     blob.ID `json:"id"`
+	Frame  uint32  `json:"frame"`
+	Offset uint32  `json:"offset"`
+	Length uint32  `json:"length"`
+}
+
+// Version is the index object version this package writes and reads.
+const Version = 1
+
+// NewFilePack converts a pack and its header entries to their index
+// object form.
+func NewFilePack(p *Pack, entries []pack.Entry) FilePack {
+	fp := FilePack{ID: p.ID, Type: p.Type, Size: p.Size}
+	for _, f := range p.Frames {
+		fp.Frames = append(fp.Frames, FileFrame{Offset: f.Offset, Length: f.Length, RawLength: f.RawLength, Zstd: f.Compressed})
+	}
+	for _, e := range entries {
+		fp.Blobs = append(fp.Blobs, FileBlob{ID: e.ID, Frame: e.Frame, Offset: e.Offset, Length: e.Length})
+	}
+	return fp
+}
+
+// Marshal encodes f with its packs sorted by id, so the same content gives
+// the same bytes.
+func (f *File) Marshal() ([]byte, error) {
+	c := *f
+	c.Version = Version
+	c.Packs = append([]FilePack(nil), f.Packs...)
+	sort.Slice(c.Packs, func(i, j int) bool { return bytes.Compare(c.Packs[i].ID[:], c.Packs[j].ID[:]) < 0 })
+	return json.Marshal(&c)
+}
+
+// Unmarshal decodes an index object.
+func Unmarshal(data []byte) (*File, error) {
+	var f File
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("decode index: %w", err)
+	}
+	if f.Version != Version {
+		return nil, fmt.Errorf("decode index: unsupported version %d", f.Version)
+	}
+	return &f, nil
+}
+
+// AddFile adds every pack of an index object to idx.
+func (idx *Index) AddFile(f *File) error {
+	for _, fp := range f.Packs {
+		p, entries := fp.Pack()
+		if err := idx.AddPack(p, entries); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Pack converts fp back to a Pack and its entries.
+func (fp FilePack) Pack() (*Pack, []pack.Entry) {
+	p := &Pack{ID: fp.ID, Type: fp.Type, Size: fp.Size}
+	for _, f := range fp.Frames {
+		p.Frames = append(p.Frames, pack.Frame{Offset: f.Offset, Length: f.Length, RawLength: f.RawLength, Compressed: f.Zstd})
+	}
+	entries := make([]pack.Entry, 0, len(fp.Blobs))
+	for _, b := range fp.Blobs {
+		entries = append(entries, pack.Entry{Type: fp.Type, ID: b.ID, Frame: b.Frame, Offset: b.Offset, Length: b.Length})
+	}
+	return p, entries
+}
