@@ -51,6 +51,9 @@ type Options struct {
 	Warn func(path string, err error)
 	// Program is recorded in the snapshot (name and version).
 	Program string
+	// Names gives the user and group names recorded with each uid and
+	// gid; nil means the system's user database.
+	Names *fsmeta.Names
 }
 
 // Archiver runs one backup. It is not safe for concurrent use.
@@ -79,10 +82,14 @@ func New(repo Repository, opts Options) *Archiver {
 	if opts.Retries == 0 {
 		opts.Retries = 3
 	}
+	names := opts.Names
+	if names == nil {
+		names = fsmeta.NewNames()
+	}
 	return &Archiver{
 		repo:    repo,
 		opts:    opts,
-		names:   fsmeta.NewNames(),
+		names:   names,
 		chunker: chunk.New(repo.Polynomial(), chunk.Options{}),
 		buf:     make([]byte, chunk.DefaultMaxSize),
 		links:   make(map[[2]uint64]linkEntry),

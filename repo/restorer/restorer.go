@@ -34,6 +34,9 @@ type Options struct {
 	Owner            fsmeta.OwnerMode
 	// Sparse leaves holes where the content has runs of zero blocks.
 	Sparse bool
+	// Names maps user and group names to ids on this machine for
+	// fsmeta.OwnerName; nil means the system's user database.
+	Names *fsmeta.Names
 	// Warn is called for every entry that could not be restored
 	// completely. It must not be nil.
 	Warn func(path string, err error)
@@ -76,7 +79,10 @@ func Restore(ctx context.Context, repo Repository, node *tree.Node, srcPath stri
 	if err != nil {
 		return Summary{}, err
 	}
-	names := fsmeta.NewNames()
+	names := opts.Names
+	if names == nil {
+		names = fsmeta.NewNames()
+	}
 	r := &restorer{
 		repo:  repo,
 		opts:  opts,
