@@ -161,3 +161,32 @@ func (h *HeldLock) Release(ctx context.Context) error {
 	}
 	return nil
 }
+
+// RemoveLocks deletes stale lock objects, or all of them with all set,
+// and returns how many it removed. Unreadable lock objects count as stale.
+func (r *Repository) RemoveLocks(ctx context.Context, all bool, now func() time.Time) (int, error) {
+	names, err := r.listNames(ctx, backends.LockFile)
+	if err != nil {
+		return 0, err
+	}
+	host, _ := os.Hostname()
+	n := 0
+	for _, name := range names {
+		if !all {
+			plain, err := r.loadMeta(ctx, backends.LockFile, name)
+			if err == nil {
+				l, err := lock.Unmarshal(plain)
+				if err == nil && !l.Stale(now(), host) {
+					continue
+				}
+			} else if backends.IsNotExist(err) {
+				continue
+			}
+		}
+		if err := r.Remove(ctx, backends.Handle{Type: backends.LockFile, Name: name}); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}

@@ -33,6 +33,7 @@ type saver struct {
 	inflight map[blob.ID]struct{}
 	pending  []index.FilePack // uploaded, not yet in an index object
 	err      error            // sticky: the first upload failure
+	noIndex  bool             // FlushPacks is collecting: write no index objects
 
 	slots chan struct{}
 	wg    sync.WaitGroup
@@ -123,6 +124,38 @@ func (s *saver) add(ctx context.Context, t blob.Type, id blob.ID, data []byte) b
 	return true
 }
 
+// addForce adds a blob even if the index has it (for repacking).
+func (s *saver) addForce(ctx context.Context, t blob.Type, id blob.ID, data []byte) {
+	s.mu.Lock()
+	if s.err != nil {
+		s.mu.Unlock()
+		return
+	}
+	if _, ok := s.inflight[id]; ok {
+		s.mu.Unlock()
+		return
+	}
+	w := s.packers[t]
+	if w == nil {
+		w = pack.NewWriter(s.r.codec)
+		s.packers[t] = w
+	}
+	if err := w.Add(t, id, data); err != nil {
+		s.err = fmt.Errorf("add blob %s to pack: %w", id.Short(), err)
+		s.mu.Unlock()
+		return
+	}
+	s.inflight[id] = struct{}{}
+	full := w.Size() >= s.r.cfg.PackSize
+	if full {
+		delete(s.packers, t)
+	}
+	s.mu.Unlock()
+	if full {
+		s.upload(ctx, t, w)
+	}
+}
+
 // upload finishes w and uploads it in the background, waiting for a free
 // slot first.
 func (s *saver) upload(ctx context.Context, t blob.Type, w *pack.Writer) {
@@ -176,7 +209,7 @@ func (s *saver) uploadPack(ctx context.Context, t blob.Type, w *pack.Writer) err
 	s.stats.Packs++
 	s.stats.StoredBytes += uint64(len(sealed))
 	var batch []index.FilePack
-	if len(s.pending) >= indexEvery {
+	if len(s.pending) >= indexEvery && !s.noIndex {
 		batch, s.pending = s.pending, nil
 	}
 	s.mu.Unlock()

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/godwit-backup/godwit/repo/lock"
+)
+
+func repoSize(t *testing.T, dir string) int64 {
+	t.Helper()
+	var n int64
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			n += fi.Size()
+		}
+		return nil
+	})
+	return n
+}
+
+func snapshotIDs(t *testing.T, c *cli) []string {
+	t.Helper()
+	var snaps []snapshotJSON
+	out := c.owner("snapshots", "--json").must(t, 0)
+	if err := json.Unmarshal([]byte(out.stdout), &snaps); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, s := range snaps {
+		ids = append(ids, s.ID)
+	}
+	return ids
+}
+
+// TestPruneFreesWhatOnlyDroppedSnapshotsHeld removes the first snapshot,
+// prunes, and checks that the space its unique files took is freed and
+// that the remaining snapshot still restores bit-identical.
+func TestPruneFreesWhatOnlyDroppedSnapshotsHeld(t *testing.T) {
+	c := newCLI(t)
+	src := filepath.Join(c.dir, "src")
+	randomFile(t, filepath.Join(src, "gone.bin"), 4<<20)
+	randomFile(t, filepath.Join(src, "kept.bin"), 2<<20)
+	for i := 0; i < 50; i++ {
+		writeFile(t, filepath.Join(src, "Maildir/cur", "msg"+string(rune('a'+i%26))+string(rune('a'+i/26))), []byte(strings.Repeat("mail body\n", 20+i)))
+	}
+	c.init()
+	c.owner("backup", src).must(t, 0)
+	os.Remove(filepath.Join(src, "gone.bin"))
+	c.owner("backup", src).must(t, 0)
+	ids := snapshotIDs(t, c)
+	if err := os.Remove(filepath.Join(c.repo, "snapshots", ids[0])); err != nil {
+		t.Fatal(err)
+	}
+	before := repoSize(t, c.repo)
+	dry := c.owner("prune", "--dry-run").must(t, 0)
+	if !strings.Contains(dry.stdout, "would repack") || repoSize(t, c.repo) != before {
+		t.Fatalf("dry run changed the repository or said nothing:\n%s", dry.stdout)
+	}
+	c.owner("prune").must(t, 0)
+	after := repoSize(t, c.repo)
+	if freed := before - after; freed < 4<<20 || freed > 4<<20+512<<10 {
+		t.Errorf("prune freed %d bytes, want about %d (the removed file)", freed, 4<<20)
+	}
+	c.owner("check", "--read-data").must(t, 0)
+	target := filepath.Join(c.dir, "restore")
+	c.owner("restore", "latest:"+src, "--target", target).must(t, 0)
+	requireSame(t, src, target, compareOpts())
+
+	// A second prune finds nothing to do.
+	again := c.owner("prune").must(t, 0)
+	if !strings.Contains(again.stdout, "deleted 0 unused packs") || !strings.Contains(again.stdout, "repacked 0 partly used packs") {
+		t.Errorf("second prune:\n%s", again.stdout)
+	}
+}
+
+func TestPruneNeedsAnOwnerKey(t *testing.T) {
+	c := newCLI(t)
+	c.init()
+	wk := filepath.Join(c.dir, "wk")
+	c.owner("key", "write-key", "-o", wk).must(t, 0)
+	r := c.run("--repo", c.repo, "-i", wk, "prune").must(t, exitError)
+	if !strings.Contains(r.stderr, "write key") {
+		t.Errorf("prune with a write key: %s", r.stderr)
+	}
+}
+
+func TestCheckNamesDamagedObjectsAndFiles(t *testing.T) {
+	c := newCLI(t)
+	src := filepath.Join(c.dir, "src")
+	randomFile(t, filepath.Join(src, "a/damaged.bin"), 2<<20)
+	randomFile(t, filepath.Join(src, "b/intact.bin"), 2<<20)
+	c.init()
+	c.owner("backup", src).must(t, 0)
+	c.owner("check", "--read-data").must(t, 0)
+
+	pack := biggestPack(t, c)
+	data, _ := os.ReadFile(pack)
+	data[len(data)/5] ^= 1
+	os.WriteFile(pack, data, 0o600)
+
+	c.owner("check").must(t, 0) // structure is intact
+	r := c.owner("check", "--read-data").must(t, exitError)
+	for _, want := range []string{"data/" + filepath.Base(pack), "a/damaged.bin", "affects snapshot"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("check --read-data does not name %q:\n%s", want, r.stderr)
+		}
+	}
+	if strings.Contains(r.stderr, "intact.bin") {
+		t.Errorf("intact file reported:\n%s", r.stderr)
+	}
+
+	// A write key sees the hash mismatch, without names.
+	wk := filepath.Join(c.dir, "wk")
+	c.owner("key", "write-key", "-o", wk).must(t, 0)
+	w := c.run("--repo", c.repo, "-i", wk, "check", "--read-data").must(t, exitError)
+	if !strings.Contains(w.stderr, "does not match its name") || strings.Contains(w.stderr, "damaged.bin") {
+		t.Errorf("write-key check:\n%s", w.stderr)
+	}
+
+	// A missing pack is a structural problem.
+	os.Remove(pack)
+	m := c.owner("check").must(t, exitError)
+	if !strings.Contains(m.stderr, "indexed pack is missing") {
+		t.Errorf("missing pack:\n%s", m.stderr)
+	}
+}
+
+func TestCheckReadDataSubsetsCoverEveryPack(t *testing.T) {
+	c := newCLI(t)
+	src := filepath.Join(c.dir, "src")
+	for i := 0; i < 6; i++ {
+		randomFile(t, filepath.Join(src, string(rune('a'+i))), 3<<20)
+	}
+	c.init()
+	c.owner("backup", src).must(t, 0)
+	total := 0
+	for i := 1; i <= 3; i++ {
+		var out struct {
+			Summary struct {
+				PacksRead int `json:"packs_read"`
+				Packs     int `json:"packs"`
+			} `json:"summary"`
+		}
+		r := c.owner("check", "--json", "--read-data-subset", string(rune('0'+i))+"/3").must(t, 0)
+		if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+			t.Fatal(err)
+		}
+		total += out.Summary.PacksRead
+		if i == 3 && total != out.Summary.Packs {
+			t.Errorf("subsets 1/3..3/3 read %d packs of %d", total, out.Summary.Packs)
+		}
+	}
+	c.owner("check", "--read-data-subset", "0/3").must(t, exitUsage)
+}
+
+func TestUnlockRemovesOnlyStaleLocks(t *testing.T) {
+	c := newCLI(t)
+	c.init()
+	r := c.openInProcess(t)
+	ctx := context.Background()
+	old := func() time.Time { return time.Now().Add(-2 * lock.StaleAfter) }
+	if _, err := r.Lock(ctx, true, old); err != nil {
+		t.Fatal(err)
+	}
+	live, err := r.Lock(ctx, false, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Release(ctx)
+	locks, _ := filepath.Glob(filepath.Join(c.repo, "locks", "*"))
+	if len(locks) != 2 {
+		t.Fatalf("%d locks", len(locks))
+	}
+	c.owner("unlock").must(t, 0)
+	locks, _ = filepath.Glob(filepath.Join(c.repo, "locks", "*"))
+	if len(locks) != 1 {
+		t.Errorf("unlock left %d locks, want the live one", len(locks))
+	}
+	c.owner("unlock", "--remove-all").must(t, 0)
+	locks, _ = filepath.Glob(filepath.Join(c.repo, "locks", "*"))
+	if len(locks) != 0 {
+		t.Errorf("unlock --remove-all left %d locks", len(locks))
+	}
+}
