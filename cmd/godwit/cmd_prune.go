@@ -1,7 +1,6 @@
 package main
 
 import (
-
 	"github.com/spf13/cobra"
 
 	"github.com/godwit-backup/godwit/repo"
@@ -115,4 +114,3 @@ every lock; use it only when you are sure no other godwit process runs.`,
 	cmd.Flags().BoolVar(&all, "remove-all", false, "remove all locks, not only stale ones")
 	return cmd
 }
-
