@@ -8,8 +8,8 @@ import (
 	"github.com/restic/chunker"
 )
 
-// Default chunk sizes. Repositories created with other sizes record them in
-// their config; these are what a zero Options means.
+// Default chunk sizes, used by every repository of format version 1;
+// these are what a zero Options means.
 const (
 	DefaultMinSize     = 512 << 10 // 512 KiB
 	DefaultMaxSize     = 8 << 20   // 8 MiB

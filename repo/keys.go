@@ -26,6 +26,7 @@ func (r *Repository) AddKey(ctx context.Context, c crypto.Credential, info crypt
 	if !r.keys.CanReadData() {
 		return "", info, fmt.Errorf("add key: %w", crypto.ErrWriteOnly)
 	}
+	info.Created = info.Created.UTC()
 	sealed, err := r.keys.SealKeyObject(c, info)
 	if err != nil {
 		return "", info, fmt.Errorf("add key: %w", err)

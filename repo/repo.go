@@ -1,12 +1,14 @@
 package repo
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/godwit-backup/godwit/backends"
@@ -146,6 +148,7 @@ type Unlocker struct {
 // Open unlocks the repository on be and reads its config. It does not load
 // the index; call LoadIndex before saving or loading blobs.
 func Open(ctx context.Context, be backends.Backend, u Unlocker) (*Repository, error) {
+	var r *Repository
 	sealedCfg, err := backends.LoadAll(ctx, be, backends.Handle{Type: backends.ConfigFile})
 	if err != nil {
 		if backends.IsNotExist(err) {
@@ -153,51 +156,82 @@ func Open(ctx context.Context, be backends.Backend, u Unlocker) (*Repository, er
 		}
 		return nil, fmt.Errorf("load config: %w", err)
 	}
-	var (
-		keys    *crypto.Keys
-		keyName string
-		keyInfo crypto.KeyInfo
-	)
 	if u.WriteKey != nil {
-		keys = u.WriteKey.Keys()
-	} else {
-		keys, keyName, keyInfo, err = unlockOwner(ctx, be, u.Identities)
+		keys := u.WriteKey.Keys()
+		cfg, err := readConfig(keys, sealedCfg, be.Location())
 		if err != nil {
+			if errors.Is(err, errConfigSealed) {
+				return nil, fmt.Errorf("decrypt config: this write key does not belong to repository %s: %w", be.Location(), crypto.ErrNoMatchingKey)
+			}
 			return nil, err
 		}
+		return newRepository(be, keys, cfg)
 	}
-	plain, err := keys.OpenMeta(sealedCfg)
-	if err != nil {
-		if u.WriteKey != nil {
-			return nil, fmt.Errorf("decrypt config: this write key does not belong to repository %s: %w", be.Location(), crypto.ErrNoMatchingKey)
+	// Try every key object the identities open: one planted by someone
+	// who knows an owner's public key opens too, but its keys do not
+	// decrypt the real config, so it must not stop the search.
+	var errs []error
+	found := false
+	err = eachOwnerKey(ctx, be, u.Identities, func(name string, keys *crypto.Keys, info crypto.KeyInfo) bool {
+		found = true
+		cfg, err := readConfig(keys, sealedCfg, be.Location())
+		if err != nil {
+			errs = append(errs, fmt.Errorf("keys/%s opens but does not match the config: %w", name, err))
+			return false
 		}
-		return nil, fmt.Errorf("decrypt config: %v: %w", err, ErrCorrupt)
+		r, err = newRepository(be, keys, cfg)
+		if err != nil {
+			errs = append(errs, err)
+			return false
+		}
+		r.keyName, r.keyInfo = name, info
+		return true
+	})
+	if r != nil {
+		return r, nil
 	}
-	var cfg Config
-	if err := json.Unmarshal(plain, &cfg); err != nil {
-		return nil, fmt.Errorf("decode config: %w", err)
-	}
-	if err := cfg.validate(); err != nil {
-		return nil, err
-	}
-	if err := keys.LoadConfigSecrets(cfg.ID, cfg.Keys); err != nil {
-		return nil, fmt.Errorf("config of %s: %w", be.Location(), err)
-	}
-	if err := chunk.CheckPolynomial(keys.Polynomial()); err != nil {
-		return nil, fmt.Errorf("config of %s: %v: %w", be.Location(), err, ErrCorrupt)
-	}
-	r, err := newRepository(be, keys, cfg)
 	if err != nil {
 		return nil, err
 	}
-	r.keyName, r.keyInfo = keyName, keyInfo
-	return r, nil
+	if found {
+		return nil, fmt.Errorf("config of %s: %w", be.Location(), errors.Join(errs...))
+	}
+	return nil, fmt.Errorf("wrong passphrase or identity for %s: %w", be.Location(), crypto.ErrNoMatchingKey)
 }
 
-// unlockOwner tries the identities against every key object.
-func unlockOwner(ctx context.Context, be backends.Backend, ids crypto.Identities) (*crypto.Keys, string, crypto.KeyInfo, error) {
+var errConfigSealed = errors.New("config cannot be decrypted with this key")
+
+// readConfig decrypts, decodes and checks the config with keys, and loads
+// its secrets into keys.
+func readConfig(keys *crypto.Keys, sealed []byte, location string) (Config, error) {
+	var cfg Config
+	plain, err := keys.OpenMeta(sealed)
+	if err != nil {
+		return cfg, fmt.Errorf("decrypt config: %v: %w", err, errConfigSealed)
+	}
+	dec := json.NewDecoder(bytes.NewReader(plain))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cfg); err != nil {
+		return cfg, fmt.Errorf("decode config: %v: %w", err, ErrCorrupt)
+	}
+	if err := cfg.validate(); err != nil {
+		return cfg, err
+	}
+	if err := keys.LoadConfigSecrets(cfg.ID, cfg.Keys); err != nil {
+		return cfg, fmt.Errorf("config of %s: %w", location, err)
+	}
+	if err := chunk.CheckPolynomial(keys.Polynomial()); err != nil {
+		return cfg, fmt.Errorf("config of %s: %v: %w", location, err, ErrCorrupt)
+	}
+	return cfg, nil
+}
+
+// eachOwnerKey calls fn for every key object the identities open, until
+// fn returns true. Key objects that cannot be loaded are reported in the
+// error only when no key object satisfied fn.
+func eachOwnerKey(ctx context.Context, be backends.Backend, ids crypto.Identities, fn func(name string, keys *crypto.Keys, info crypto.KeyInfo) bool) error {
 	if ids.Empty() {
-		return nil, "", crypto.KeyInfo{}, fmt.Errorf("no passphrase or identity given: %w", crypto.ErrNoMatchingKey)
+		return fmt.Errorf("no passphrase or identity given: %w", crypto.ErrNoMatchingKey)
 	}
 	var names []string
 	err := be.List(ctx, backends.KeyFile, func(fi backends.FileInfo) error {
@@ -205,8 +239,9 @@ func unlockOwner(ctx context.Context, be backends.Backend, ids crypto.Identities
 		return nil
 	})
 	if err != nil {
-		return nil, "", crypto.KeyInfo{}, fmt.Errorf("list keys: %w", err)
+		return fmt.Errorf("list keys: %w", err)
 	}
+	sort.Strings(names)
 	var errs []error
 	for _, name := range names {
 		data, err := backends.LoadAll(ctx, be, backends.Handle{Type: backends.KeyFile, Name: name})
@@ -218,17 +253,20 @@ func unlockOwner(ctx context.Context, be backends.Backend, ids crypto.Identities
 			continue // cannot be for these identities: skip the work
 		}
 		keys, info, err := crypto.OpenKeyObject(data, ids)
-		if err == nil {
-			return keys, name, info, nil
+		if err != nil {
+			if !errors.Is(err, crypto.ErrNoMatchingKey) {
+				errs = append(errs, fmt.Errorf("keys/%s: %w", name, err))
+			}
+			continue
 		}
-		if !errors.Is(err, crypto.ErrNoMatchingKey) {
-			errs = append(errs, fmt.Errorf("keys/%s: %w", name, err))
+		if fn(name, keys, info) {
+			return nil
 		}
 	}
 	if len(errs) > 0 {
-		return nil, "", crypto.KeyInfo{}, fmt.Errorf("no key object could be opened with the given credentials (%w); also: %w", crypto.ErrNoMatchingKey, errors.Join(errs...))
+		return fmt.Errorf("no key object could be opened with the given credentials (%w); also: %w", crypto.ErrNoMatchingKey, errors.Join(errs...))
 	}
-	return nil, "", crypto.KeyInfo{}, fmt.Errorf("wrong passphrase or identity for %s: %w", be.Location(), crypto.ErrNoMatchingKey)
+	return nil
 }
 
 // Backend returns the backend the repository is stored on.

@@ -70,11 +70,10 @@ snapshot is still written and the exit code is 3.`,
 			if host == "" {
 				host, _ = os.Hostname()
 			}
-			var fc *archiver.FilesCache
+			cachePath := filepath.Join(e.cacheBase(), r.Config().ID, "files")
+			fc := archiver.NewFilesCache(cachePath)
 			if !force {
-				cachePath := filepath.Join(e.cacheBase(), r.Config().ID, "files")
-				fc, err = archiver.LoadFilesCache(cachePath)
-				if err != nil {
+				if fc, err = archiver.LoadFilesCache(cachePath); err != nil {
 					e.warn("%v\n", err)
 				}
 			}
@@ -89,6 +88,7 @@ snapshot is still written and the exit code is 3.`,
 				Now:           e.now,
 				FilesCache:    fc,
 				Program:       "godwit " + version,
+				CheckLock:     lk.Err,
 				Warn: func(path string, err error) {
 					warnings++
 					e.warn("%s: %v\n", quotePath(path), err)
@@ -101,9 +101,6 @@ snapshot is still written and the exit code is 3.`,
 					return fmt.Errorf("%w: no snapshot written", err)
 				}
 				return fmt.Errorf("backup failed, no snapshot written (the next backup reuses what was uploaded): %w", err)
-			}
-			if err := lk.Err(); err != nil {
-				e.warn("%v\n", err)
 			}
 			printBackupSummary(e, sn)
 			if sn.Incomplete {

@@ -17,6 +17,7 @@ func newInitCommand(e *env) *cobra.Command {
 		recipients     []string
 		recipientsFile string
 		x25519         bool
+		packSizeMiB    int
 	)
 	cmd := &cobra.Command{
 		Use:   "init",
@@ -76,6 +77,7 @@ The repository fingerprint is printed; keep it to verify the repository later.`,
 			host, _ := os.Hostname()
 			r, err := repo.Init(ctx, be, repo.InitOptions{
 				Scheme:      scheme,
+				PackSize:    packSizeMiB << 20,
 				Credentials: creds,
 				Host:        host,
 				Username:    currentUser(),
@@ -103,6 +105,7 @@ The repository fingerprint is printed; keep it to verify the repository later.`,
 	f := cmd.Flags()
 	f.StringArrayVar(&recipients, "recipient", nil, "owner `RECIPIENT`: age1..., age1pq1..., or an SSH public key (repeatable)")
 	f.StringVar(&recipientsFile, "recipients-file", "", "read owner recipients from `FILE`, one per line")
+	f.IntVar(&packSizeMiB, "pack-size", 16, "target pack size in `MiB` (1 to 1024); larger packs mean fewer objects on remote storage")
 	f.BoolVar(&x25519, "x25519", false, "use X25519 data and metadata keys instead of post-quantum hybrid ones (for age clients older than 1.3)")
 	return cmd
 }

@@ -64,7 +64,7 @@ Needs an owner credential: file names are not readable with a write key.`,
 					return
 				}
 				if long {
-					fmt.Fprintf(e.stdout, "%s %8s %8s %10d %s %s%s\n", modeString(n), ownerName(n.User, n.UID), ownerName(n.Group, n.GID),
+					fmt.Fprintf(e.stdout, "%s %8s %8s %10d %s %s%s\n", modeString(n), ownerName(string(n.User), n.UID), ownerName(string(n.Group), n.GID),
 						n.Size, n.MTime.Local().Format("2006-01-02 15:04:05"), quotePath(p), linkSuffix(n))
 				} else {
 					fmt.Fprintln(e.stdout, quotePath(p))
@@ -119,8 +119,8 @@ type lsJSON struct {
 	Mode       uint32         `json:"mode"`
 	UID        uint32         `json:"uid"`
 	GID        uint32         `json:"gid"`
-	User       string         `json:"user,omitempty"`
-	Group      string         `json:"group,omitempty"`
+	User       tree.RawString `json:"user,omitempty"`
+	Group      tree.RawString `json:"group,omitempty"`
 	Size       uint64         `json:"size"`
 	MTime      string         `json:"mtime"`
 	LinkTarget tree.RawString `json:"link_target,omitempty"`

@@ -28,6 +28,7 @@ can hold a write key that adds backups but cannot read them.
 		newSnapshotsCommand(e),
 		newLsCommand(e),
 		newRestoreCommand(e),
+		newForgetCommand(e),
 		newCheckCommand(e),
 		newPruneCommand(e),
 		newUnlockCommand(e),

@@ -174,7 +174,7 @@ func applyXattrs(path string, n *tree.Node, opts ApplyOptions, names *Names) []e
 	for _, x := range n.Xattrs {
 		value := x.Value
 		if x.Name == XattrACLAccess || x.Name == XattrACLDefault {
-			hasACL[x.Name] = true
+			hasACL[string(x.Name)] = true
 			if opts.Owner == OwnerName {
 				mapped, err := mapACL(value, n, names, opts.SourceNames)
 				if err != nil {
@@ -184,7 +184,7 @@ func applyXattrs(path string, n *tree.Node, opts ApplyOptions, names *Names) []e
 				}
 			}
 		}
-		if err := unix.Lsetxattr(path, x.Name, value, 0); err != nil {
+		if err := unix.Lsetxattr(path, string(x.Name), value, 0); err != nil {
 			errs = append(errs, fmt.Errorf("lsetxattr %s %s: %w", path, x.Name, err))
 		}
 	}
@@ -223,7 +223,7 @@ func mapACL(value []byte, n *tree.Node, names, source *Names) ([]byte, error) {
 func mapUser(n *tree.Node, names, source *Names, uid uint32) uint32 {
 	name := ""
 	if uid == n.UID && n.User != "" {
-		name = n.User
+		name = string(n.User)
 	} else if source != nil {
 		name = source.User(uid)
 	}
@@ -237,7 +237,7 @@ func mapUser(n *tree.Node, names, source *Names, uid uint32) uint32 {
 func mapGroup(n *tree.Node, names, source *Names, gid uint32) uint32 {
 	name := ""
 	if gid == n.GID && n.Group != "" {
-		name = n.Group
+		name = string(n.Group)
 	} else if source != nil {
 		name = source.Group(gid)
 	}

@@ -76,7 +76,7 @@ func lstat(t *testing.T, path string, names *Names) *tree.Node {
 
 func xattrValue(n *tree.Node, name string) ([]byte, bool) {
 	for _, x := range n.Xattrs {
-		if x.Name == name {
+		if string(x.Name) == name {
 			return x.Value, true
 		}
 	}
@@ -312,14 +312,14 @@ func TestLstatReadsXattrsSortedByName(t *testing.T) {
 		want = append(want, tree.Xattr{Name: "trusted.m", Value: []byte("root only")})
 	}
 	for i := len(want) - 1; i >= 0; i-- {
-		setXattr(t, p, want[i].Name, want[i].Value)
+		setXattr(t, p, string(want[i].Name), want[i].Value)
 	}
 	n := lstat(t, p, nil)
 	// Keep only the attributes this test wrote: a security module may
 	// label files on its own.
 	var got []tree.Xattr
 	for _, x := range n.Xattrs {
-		if strings.HasPrefix(x.Name, "user.") || strings.HasPrefix(x.Name, "trusted.") {
+		if strings.HasPrefix(string(x.Name), "user.") || strings.HasPrefix(string(x.Name), "trusted.") {
 			got = append(got, x)
 		}
 	}
@@ -375,7 +375,7 @@ func TestLstatFillsOwnerNames(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			n := lstat(t, p, tt.names)
-			if n.User != tt.user || n.Group != tt.group {
+			if string(n.User) != tt.user || string(n.Group) != tt.group {
 				t.Errorf("User, Group = %q, %q; want %q, %q", n.User, n.Group, tt.user, tt.group)
 			}
 		})
@@ -643,7 +643,7 @@ func TestApplyMapsOwnerAndACLByName(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			node := *n
-			node.User, node.Group = tt.user, tt.group
+			node.User, node.Group = tree.RawString(tt.user), tree.RawString(tt.group)
 			node.Xattrs = []tree.Xattr{{Name: XattrACLAccess, Value: acl.Marshal()}}
 			dp := filepath.Join(dir, "dst"+string(rune('a'+i)))
 			if err := os.WriteFile(dp, nil, 0o600); err != nil {

@@ -53,8 +53,8 @@ func Lstat(path string, name string, names *Names) (*tree.Node, *unix.Stat_t, er
 		Links:    uint64(st.Nlink),
 	}
 	if names != nil {
-		n.User = names.User(st.Uid)
-		n.Group = names.Group(st.Gid)
+		n.User = tree.RawString(names.User(st.Uid))
+		n.Group = tree.RawString(names.Group(st.Gid))
 	}
 	switch n.Type {
 	case tree.File:
@@ -140,7 +140,7 @@ func readXattrs(path string) ([]tree.Xattr, error) {
 		if err != nil {
 			return nil, fmt.Errorf("lgetxattr %s %s: %w", path, attr, err)
 		}
-		xattrs = append(xattrs, tree.Xattr{Name: attr, Value: value})
+		xattrs = append(xattrs, tree.Xattr{Name: tree.RawString(attr), Value: value})
 	}
 	sort.Slice(xattrs, func(i, j int) bool { return xattrs[i].Name < xattrs[j].Name })
 	return xattrs, nil

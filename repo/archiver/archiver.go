@@ -51,6 +51,10 @@ type Options struct {
 	Warn func(path string, err error)
 	// Program is recorded in the snapshot (name and version).
 	Program string
+	// CheckLock, when set, is called before the snapshot is written; an
+	// error (the repository lock was lost) stops the backup without a
+	// snapshot.
+	CheckLock func() error
 	// Names gives the user and group names recorded with each uid and
 	// gid; nil means the system's user database.
 	Names *fsmeta.Names
@@ -161,6 +165,11 @@ func (a *Archiver) Run(ctx context.Context, paths []string) (*snapshot.Snapshot,
 	}
 	if err := a.repo.Flush(ctx); err != nil {
 		return nil, fmt.Errorf("flush: %w", err)
+	}
+	if a.opts.CheckLock != nil {
+		if err := a.opts.CheckLock(); err != nil {
+			return nil, err
+		}
 	}
 	a.sum.End = a.opts.Now()
 	a.sum.StoredAdded = a.repo.StoredBytes() - storedBefore

@@ -41,11 +41,16 @@ type filesCacheFile struct {
 	Entries map[string]CacheEntry
 }
 
+// NewFilesCache returns an empty cache that Save writes to path.
+func NewFilesCache(path string) *FilesCache {
+	return &FilesCache{path: path, old: map[string]CacheEntry{}, new: map[string]CacheEntry{}}
+}
+
 // LoadFilesCache reads the cache at path. A missing, unreadable or
 // outdated cache gives an empty one (and, if unreadable, an error the
 // caller may print as a warning).
 func LoadFilesCache(path string) (*FilesCache, error) {
-	c := &FilesCache{path: path, old: map[string]CacheEntry{}, new: map[string]CacheEntry{}}
+	c := NewFilesCache(path)
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return c, nil

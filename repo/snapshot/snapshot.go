@@ -62,6 +62,7 @@ func (s *Snapshot) Marshal() ([]byte, error) {
 	c := *s
 	c.Version = Version
 	c.Time = c.Time.UTC()
+	c.Summary.Start, c.Summary.End = c.Summary.Start.UTC(), c.Summary.End.UTC()
 	c.Paths = sortedCopy(s.Paths)
 	c.Tags = sortedCopy(s.Tags)
 	return json.Marshal(&c)

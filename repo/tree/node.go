@@ -68,8 +68,8 @@ func (s *RawString) UnmarshalJSON(b []byte) error {
 // system.posix_acl_access and system.posix_acl_default attributes, in the
 // kernel's binary format.
 type Xattr struct {
-	Name  string `json:"name"`
-	Value []byte `json:"value"`
+	Name  RawString `json:"name"`
+	Value []byte    `json:"value"`
 }
 
 // Node is one entry of a directory: a file, a directory, a link or a
@@ -79,11 +79,11 @@ type Node struct {
 	Type NodeType  `json:"type"`
 	// Mode holds the permission bits and setuid, setgid and sticky
 	// (st_mode & 07777); the file type is in Type.
-	Mode  uint32 `json:"mode"`
-	UID   uint32 `json:"uid"`
-	GID   uint32 `json:"gid"`
-	User  string `json:"user,omitempty"`
-	Group string `json:"group,omitempty"`
+	Mode  uint32    `json:"mode"`
+	UID   uint32    `json:"uid"`
+	GID   uint32    `json:"gid"`
+	User  RawString `json:"user,omitempty"`
+	Group RawString `json:"group,omitempty"`
 	// Size is the file size in bytes (regular files only).
 	Size  uint64    `json:"size,omitempty"`
 	MTime time.Time `json:"mtime"`

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 )
 
 // Tree is the content of one tree blob.
@@ -50,8 +51,15 @@ func Marshal(t *Tree) ([]byte, error) {
 	}
 	canon := make([]*Node, len(nodes))
 	for i, n := range nodes {
+		if err := validName(n.Name); err != nil {
+			return nil, err
+		}
 		c := *n
 		c.MTime, c.ATime, c.CTime = c.MTime.UTC(), c.ATime.UTC(), c.CTime.UTC()
+		if len(c.Xattrs) > 1 {
+			c.Xattrs = append([]Xattr(nil), c.Xattrs...)
+			sort.Slice(c.Xattrs, func(i, j int) bool { return c.Xattrs[i].Name < c.Xattrs[j].Name })
+		}
 		canon[i] = &c
 	}
 	var buf bytes.Buffer
@@ -75,12 +83,20 @@ func Unmarshal(data []byte) (*Tree, error) {
 		if n == nil {
 			return nil, fmt.Errorf("decode tree: null node")
 		}
-		if n.Name == "" || n.Name == "." || n.Name == ".." || bytes.IndexByte([]byte(n.Name), '/') >= 0 || bytes.IndexByte([]byte(n.Name), 0) >= 0 {
-			return nil, fmt.Errorf("decode tree: invalid name %q", n.Name)
+		if err := validName(n.Name); err != nil {
+			return nil, fmt.Errorf("decode tree: %w", err)
 		}
 		if i > 0 && t.Nodes[i-1].Name >= n.Name {
 			return nil, fmt.Errorf("decode tree: nodes not sorted at %q", n.Name)
 		}
 	}
 	return &t, nil
+}
+
+// validName rejects names that cannot be a directory entry.
+func validName(name RawString) error {
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(string(name), "/\x00") {
+		return fmt.Errorf("invalid name %q", name)
+	}
+	return nil
 }
