@@ -22,6 +22,7 @@ func newBackupCommand(e *env) *cobra.Command {
 		tags          []string
 		host          string
 		force         bool
+		timeFlag      string
 	)
 	cmd := &cobra.Command{
 		Use:   "backup [flags] PATH...",
@@ -51,6 +52,15 @@ snapshot is still written and the exit code is 3.`,
 					return fmt.Errorf("exclude file %s: %w", path, err)
 				}
 				excludes = append(excludes, ps...)
+			}
+			now := e.now
+			if timeFlag != "" {
+				t, err := time.ParseInLocation("2006-01-02 15:04:05", timeFlag, time.Local)
+				if err != nil {
+					return &usageError{fmt.Sprintf("--time %q: want \"YYYY-MM-DD hh:mm:ss\"", timeFlag)}
+				}
+				start := e.now()
+				now = func() time.Time { return t.Add(e.now().Sub(start)) }
 			}
 			ex, err := archiver.NewExcluder(excludes)
 			if err != nil {
@@ -85,7 +95,7 @@ snapshot is still written and the exit code is 3.`,
 				Host:          host,
 				Username:      currentUser(),
 				Tags:          tags,
-				Now:           e.now,
+				Now:           now,
 				FilesCache:    fc,
 				Program:       "godwit " + version,
 				CheckLock:     lk.Err,
@@ -117,6 +127,7 @@ snapshot is still written and the exit code is 3.`,
 	f.BoolVarP(&oneFS, "one-file-system", "x", false, "do not cross file system boundaries")
 	f.StringArrayVar(&tags, "tag", nil, "add `TAG` to the snapshot (repeatable)")
 	f.StringVar(&host, "host", "", "record `NAME` as the host (default: the hostname)")
+	f.StringVar(&timeFlag, "time", "", "record `TIME` (\"YYYY-MM-DD hh:mm:ss\", local time) as the snapshot time instead of now")
 	f.BoolVar(&force, "force", false, "re-read every file instead of trusting the files cache")
 	return cmd
 }

@@ -110,12 +110,14 @@ credential that can read snapshots.`,
 					}
 				}
 			}
-			if e.json {
-				_ = e.printJSON(forgetJSON(groups, remove, dryRun))
-			} else {
+			out := forgetJSON(groups, remove, dryRun)
+			if !e.json {
 				printForget(e, policy, groups, remove, dryRun)
 			}
 			if dryRun {
+				if e.json {
+					return e.printJSON(out)
+				}
 				return nil
 			}
 			for _, sn := range remove {
@@ -128,7 +130,17 @@ credential that can read snapshots.`,
 			}
 			if doPrune && len(remove) > 0 {
 				lk.Release(ctx)
-				return runPrune(cmd, e, r, pf, false)
+				plan, err := runPrune(cmd, e, r, pf, false)
+				if err != nil {
+					return err
+				}
+				out["prune"] = plan
+				if !e.json {
+					printPrune(e, plan, false)
+				}
+			}
+			if e.json {
+				return e.printJSON(out)
 			}
 			return nil
 		},

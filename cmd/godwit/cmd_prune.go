@@ -37,7 +37,15 @@ credential and takes the exclusive lock.`,
 				return err
 			}
 			defer closeRepo(r)
-			return runPrune(cmd, e, r, pf, dryRun)
+			plan, err := runPrune(cmd, e, r, pf, dryRun)
+			if err != nil {
+				return err
+			}
+			if e.json {
+				return e.printJSON(map[string]any{"dry_run": dryRun, "plan": plan})
+			}
+			printPrune(e, plan, dryRun)
+			return nil
 		},
 	}
 	pf.add(cmd)
@@ -45,14 +53,15 @@ credential and takes the exclusive lock.`,
 	return cmd
 }
 
-func runPrune(cmd *cobra.Command, e *env, r *repo.Repository, pf pruneFlags, dryRun bool) error {
+// runPrune takes the exclusive lock and prunes.
+func runPrune(cmd *cobra.Command, e *env, r *repo.Repository, pf pruneFlags, dryRun bool) (prune.Plan, error) {
 	ctx := cmd.Context()
 	if pf.maxUnused < 0 || pf.maxUnused > 100 {
-		return &usageError{"--max-unused wants a percentage from 0 to 100"}
+		return prune.Plan{}, &usageError{"--max-unused wants a percentage from 0 to 100"}
 	}
 	lk, err := r.Lock(ctx, true, e.now)
 	if err != nil {
-		return err
+		return prune.Plan{}, err
 	}
 	defer lk.Release(ctx)
 	plan, err := prune.Run(ctx, r, prune.Options{
@@ -65,12 +74,10 @@ func runPrune(cmd *cobra.Command, e *env, r *repo.Repository, pf pruneFlags, dry
 			}
 		},
 	})
-	if err != nil {
-		return err
-	}
-	if e.json {
-		return e.printJSON(map[string]any{"dry_run": dryRun, "plan": plan})
-	}
+	return plan, err
+}
+
+func printPrune(e *env, plan prune.Plan, dryRun bool) {
 	verb := "deleted"
 	if dryRun {
 		verb = "would delete"
@@ -85,7 +92,6 @@ func runPrune(cmd *cobra.Command, e *env, r *repo.Repository, pf pruneFlags, dry
 	e.info("%s %d partly used packs (%s)\n", verb, plan.RepackPacks, formatBytes(uint64(plan.RepackBytes)))
 	e.info("space freed: %s of %s; unused space left: about %s\n", formatBytes(uint64(max(plan.Freed, 0))),
 		formatBytes(uint64(plan.TotalBytes)), formatBytes(uint64(plan.UnusedAfter)))
-	return nil
 }
 
 func newUnlockCommand(e *env) *cobra.Command {

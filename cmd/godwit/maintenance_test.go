@@ -188,3 +188,47 @@ func TestUnlockRemovesOnlyStaleLocks(t *testing.T) {
 		t.Errorf("unlock --remove-all left %d locks", len(locks))
 	}
 }
+
+func TestForgetKeepsByPolicyAndPrunes(t *testing.T) {
+	c := newCLI(t)
+	src := filepath.Join(c.dir, "src")
+	writeFile(t, filepath.Join(src, "etc/hostname"), []byte("mail1\n"))
+	c.init()
+	days := []string{"2026-01-01", "2026-01-02", "2026-01-03", "2026-01-10", "2026-02-01", "2026-03-01"}
+	for i, d := range days {
+		randomFile(t, filepath.Join(src, "day", d), 100<<10+i)
+		c.owner("backup", "--time", d+" 03:00:00", src).must(t, 0)
+	}
+	dry := c.owner("forget", "--keep-last", "2", "--keep-monthly", "2", "--dry-run").must(t, 0)
+	for _, want := range []string{"last 1", "monthly 2026-03", "monthly 2026-02", "would remove 4 snapshots"} {
+		if !strings.Contains(dry.stdout, want) {
+			t.Errorf("forget --dry-run lacks %q:\n%s", want, dry.stdout)
+		}
+	}
+	if n := len(snapshotIDs(t, c)); n != 6 {
+		t.Fatalf("dry run removed snapshots: %d left", n)
+	}
+	var out struct {
+		Remove []string `json:"remove"`
+		Prune  struct {
+			DeletePacks int `json:"delete_packs"`
+		} `json:"prune"`
+	}
+	r := c.owner("forget", "--json", "--keep-last", "2", "--keep-monthly", "2", "--prune").must(t, 0)
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || len(out.Remove) != 4 || out.Prune.DeletePacks == 0 {
+		t.Fatalf("forget --json: %v\n%s", err, r.stdout)
+	}
+	if n := len(snapshotIDs(t, c)); n != 2 {
+		t.Fatalf("%d snapshots left, want 2", n)
+	}
+	c.owner("check", "--read-data").must(t, 0)
+	target := filepath.Join(c.dir, "t")
+	c.owner("restore", "latest:"+src, "--target", target).must(t, 0)
+	requireSame(t, src, target, compareOpts())
+
+	// Forget by id; a policy and ids together are a usage error.
+	ids := snapshotIDs(t, c)
+	c.owner("forget", ids[0][:8]).must(t, 0)
+	c.owner("forget", "--keep-last", "1", ids[1][:8]).must(t, exitUsage)
+	c.owner("forget").must(t, exitUsage)
+}

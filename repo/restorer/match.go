@@ -56,12 +56,15 @@ func matchOne(p, path string) bool {
 	return ok
 }
 
-// matchSelfOrParent reports whether path or one of its parents below root
-// matches p.
+// matchSelfOrParent reports whether path or one of its parents up to and
+// including root matches p.
 func matchSelfOrParent(p, path, root string) bool {
-	for q := path; q != "/" && q != "." && q != root; q = filepath.Dir(q) {
+	for q := path; q != "/" && q != "."; q = filepath.Dir(q) {
 		if matchOne(p, q) {
 			return true
+		}
+		if q == root {
+			break
 		}
 	}
 	return false
