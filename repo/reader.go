@@ -119,6 +119,12 @@ func (br *blobReader) frame(ctx context.Context, loc index.Location) ([]byte, er
 		return nil, fmt.Errorf("frame at %d: %v: %w", loc.Frame.Offset, err, ErrCorrupt)
 	}
 
+	// Only frames that group several blobs are worth keeping: a frame
+	// that is one large blob is read once, and caching it would cost up
+	// to the chunker's maximum size per entry.
+	if loc.Length == loc.Frame.RawLength {
+		return data, nil
+	}
 	br.mu.Lock()
 	defer br.mu.Unlock()
 	if _, ok := br.frames[key]; !ok {
