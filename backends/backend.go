@@ -110,6 +110,11 @@ type Backend interface {
 // permission, a missing bucket). Wrap it with fmt.Errorf("...: %w").
 var ErrPermanent = errors.New("permanent error")
 
+// ErrRetained is wrapped by the error of a Remove that the store refused
+// because the object is under retention (S3 Object Lock). Such objects
+// disappear only when their retention ends.
+var ErrRetained = errors.New("object under retention")
+
 // IsNotExist reports whether err says the object does not exist.
 func IsNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -120,15 +121,23 @@ credential that can read snapshots.`,
 				}
 				return nil
 			}
+			removed, retained := 0, 0
 			for _, sn := range remove {
 				if err := r.Remove(ctx, backends.Handle{Type: backends.SnapshotFile, Name: sn.ID.String()}); err != nil {
+					if errors.Is(err, backends.ErrRetained) {
+						retained++
+						e.warn("snapshot %s stays: %v\n", sn.ID.Short(), err)
+						continue
+					}
 					return err
 				}
+				removed++
 			}
+			out["removed"], out["retained"] = removed, retained
 			if !e.json {
-				e.info("removed %s\n", plural(len(remove), "snapshot"))
+				e.info("removed %s\n", plural(removed, "snapshot"))
 			}
-			if doPrune && len(remove) > 0 {
+			if doPrune && removed > 0 {
 				lk.Release(ctx)
 				plan, err := runPrune(cmd, e, r, pf, false)
 				if err != nil {

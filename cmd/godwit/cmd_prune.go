@@ -90,6 +90,9 @@ func printPrune(e *env, plan prune.Plan, dryRun bool) {
 		verb = "would repack"
 	}
 	e.info("%s %d partly used packs (%s)\n", verb, plan.RepackPacks, formatBytes(uint64(plan.RepackBytes)))
+	if plan.Retained > 0 {
+		e.info("%d objects are under retention (S3 Object Lock) and stay until it ends; a later prune removes them\n", plan.Retained)
+	}
 	e.info("space freed: %s of %s; unused space left: about %s\n", formatBytes(uint64(max(plan.Freed, 0))),
 		formatBytes(uint64(plan.TotalBytes)), formatBytes(uint64(plan.UnusedAfter)))
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/godwit-backup/godwit/crypto"
 	"github.com/godwit-backup/godwit/internal/testutil"
 	"github.com/godwit-backup/godwit/repo"
+	"github.com/godwit-backup/godwit/repo/snapshot"
 )
 
 // openInProcess opens the test repository with the passphrase.
@@ -254,3 +255,5 @@ func TestFullTargetDiskStopsRestoreAndRerunCompletes(t *testing.T) {
 	}
 	requireSame(t, src, mnt, compareOpts())
 }
+
+func snapshotFilterNone() snapshot.Filter { return snapshot.Filter{} }

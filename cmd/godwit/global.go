@@ -14,8 +14,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/godwit-backup/godwit/backends"
-	"github.com/godwit-backup/godwit/backends/local"
 	"github.com/godwit-backup/godwit/crypto"
 	"github.com/godwit-backup/godwit/repo"
 )
@@ -41,6 +39,8 @@ type env struct {
 	verbose      bool
 	acceptFP     string
 
+	backend backendFlags
+
 	exitCode int // set by commands that succeed with a non-zero code
 }
 
@@ -59,13 +59,14 @@ func newEnv() *env {
 
 func (e *env) addGlobalFlags(cmd *cobra.Command) {
 	f := cmd.PersistentFlags()
-	f.StringVarP(&e.repo, "repo", "r", "", "repository location: a directory (env GODWIT_REPOSITORY)")
+	f.StringVarP(&e.repo, "repo", "r", "", "repository `LOCATION`: a directory, sftp://user@host[:port]/path or s3://bucket/prefix (env GODWIT_REPOSITORY)")
 	f.StringVar(&e.passwordFile, "password-file", "", "read the repository passphrase from `FILE` (env GODWIT_PASSWORD_FILE, or GODWIT_PASSWORD)")
 	f.StringVarP(&e.identityFile, "identity-file", "i", "", "unlock with an age identity, SSH private key or write key `FILE` (env GODWIT_IDENTITY_FILE)")
 	f.StringVar(&e.cacheDir, "cache-dir", "", "local cache `DIR` (env GODWIT_CACHE_DIR; default ~/.cache/godwit, /var/cache/godwit for root)")
 	f.BoolVar(&e.json, "json", false, "print JSON on stdout; human text goes to stderr")
 	f.BoolVarP(&e.quiet, "quiet", "q", false, "print only errors and warnings")
 	f.BoolVarP(&e.verbose, "verbose", "v", false, "print more detail")
+	e.backend.add(cmd)
 	f.StringVar(&e.acceptFP, "accept-fingerprint", "", "accept a repository whose fingerprint changed to `FP` (verify it with the owner first)")
 }
 
@@ -101,30 +102,6 @@ func (e *env) location() (string, error) {
 		return "", &usageError{"no repository given: use --repo or set GODWIT_REPOSITORY"}
 	}
 	return loc, nil
-}
-
-// openBackend opens the backend at the repository location. create makes
-// a new, empty repository layout.
-func (e *env) openBackend(ctx context.Context, create bool) (backends.Backend, error) {
-	loc, err := e.location()
-	if err != nil {
-		return nil, err
-	}
-	if strings.Contains(loc, "://") || strings.HasPrefix(loc, "sftp:") || strings.HasPrefix(loc, "s3:") {
-		return nil, &usageError{fmt.Sprintf("repository %q: only local directories are supported by this version", loc)}
-	}
-	abs, err := filepath.Abs(loc)
-	if err != nil {
-		return nil, err
-	}
-	if create {
-		return local.Create(ctx, abs)
-	}
-	be, err := local.Open(ctx, abs)
-	if err != nil && backends.IsNotExist(err) {
-		return nil, fmt.Errorf("%w: %v", errNoRepository, err)
-	}
-	return be, err
 }
 
 // readSecretFile reads a passphrase file, dropping one trailing newline.

@@ -232,3 +232,54 @@ func TestForgetKeepsByPolicyAndPrunes(t *testing.T) {
 	c.owner("forget", "--keep-last", "1", ids[1][:8]).must(t, exitUsage)
 	c.owner("forget").must(t, exitUsage)
 }
+
+// TestRepairAfterLosingAPack deletes a pack (as a failing disk or a
+// careless hand would), then follows the documented procedure: check
+// names the loss, repair index and repair snapshots drop what is gone,
+// check passes again, and everything else restores.
+func TestRepairAfterLosingAPack(t *testing.T) {
+	c := newCLI(t)
+	src := filepath.Join(c.dir, "src")
+	randomFile(t, filepath.Join(src, "lost.bin"), 3<<20)
+	c.init()
+	c.owner("backup", src).must(t, 0)
+	randomFile(t, filepath.Join(src, "kept.bin"), 3<<20)
+	writeFile(t, filepath.Join(src, "etc/hostname"), []byte("mail1\n"))
+	c.owner("backup", src).must(t, 0)
+
+	// The first backup's data pack holds only lost.bin.
+	r := c.openInProcess(t)
+	sn, err := r.FindSnapshot(context.Background(), "latest", snapshotFilterNone())
+	if err != nil {
+		t.Fatal(err)
+	}
+	node, err := r.FindNode(context.Background(), sn.Tree, src+"/lost.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc, _ := r.Index().Lookup(node.Content[0])
+	pack := filepath.Join(c.repo, "data", loc.Pack.ID.String()[:2], loc.Pack.ID.String())
+	if err := os.Remove(pack); err != nil {
+		t.Fatal(err)
+	}
+
+	out := c.owner("check").must(t, exitError)
+	if !strings.Contains(out.stderr, "lost.bin") {
+		t.Errorf("check does not name the lost file:\n%s", out.stderr)
+	}
+	c.owner("repair", "index").must(t, 0)
+	dry := c.owner("repair", "snapshots", "--dry-run").must(t, 0)
+	if !strings.Contains(dry.stdout, "lost.bin") || !strings.Contains(dry.stdout, "would repair 2 of 2") {
+		t.Errorf("repair snapshots --dry-run:\n%s", dry.stdout)
+	}
+	c.owner("repair", "snapshots").must(t, 0)
+	c.owner("check", "--read-data").must(t, 0)
+	ls := c.owner("ls", "latest", "--tag", "repaired").must(t, 0).stdout
+	if strings.Contains(ls, "lost.bin") || !strings.Contains(ls, "kept.bin") {
+		t.Errorf("repaired snapshot:\n%s", ls)
+	}
+	target := filepath.Join(c.dir, "t")
+	c.owner("restore", "latest:"+src, "--target", target).must(t, 0)
+	os.Remove(filepath.Join(src, "lost.bin"))
+	requireSame(t, src, target, compareOpts())
+}

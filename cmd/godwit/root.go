@@ -32,6 +32,7 @@ can hold a write key that adds backups but cannot read them.
 		newCheckCommand(e),
 		newPruneCommand(e),
 		newUnlockCommand(e),
+		newRepairCommand(e),
 		newKeyCommand(e),
 		newCatCommand(e),
 		newVersionCommand(e),

@@ -137,14 +137,25 @@ func Check(ctx context.Context, r *repo.Repository, opts Options, report func(Pr
 		add(Problem{Object: "data/", What: err.Error()})
 	}
 	sum.Packs = len(stored)
+	// Packs that are missing or have the wrong size are reported once the
+	// snapshots are read, with the files their blobs belong to.
+	var lostPacks []Problem
+	lostBlobs := map[blob.ID]string{}
 	for _, id := range sortedIDs(indexed) {
 		p := indexed[id]
 		size, ok := stored[id]
+		var what string
 		switch {
 		case !ok:
-			add(Problem{Object: "data/" + id.String(), What: "indexed pack is missing", Severe: true})
+			what = "indexed pack is missing"
 		case size != p.Size:
-			add(Problem{Object: "data/" + id.String(), What: fmt.Sprintf("size %d, the index says %d (truncated or replaced)", size, p.Size), Severe: true})
+			what = fmt.Sprintf("size %d, the index says %d (truncated or replaced)", size, p.Size)
+		default:
+			continue
+		}
+		lostPacks = append(lostPacks, Problem{Object: "data/" + id.String(), What: what, Severe: true})
+		for _, b := range p.Blobs {
+			lostBlobs[b.ID] = "data/" + id.String()
 		}
 	}
 	for _, id := range sortedIDs(stored) {
@@ -163,6 +174,29 @@ func Check(ctx context.Context, r *repo.Repository, opts Options, report func(Pr
 	if r.CanReadData() {
 		for _, sn := range snaps {
 			checkSnapshot(ctx, r, idx, sn.ID, sn.Tree, add, bad)
+		}
+	}
+
+	if len(lostPacks) > 0 {
+		var affected map[blob.ID][]string
+		if r.CanReadData() {
+			affected = affectedFiles(ctx, r, snaps, lostBlobs)
+		}
+		for _, p := range lostPacks {
+			seen := map[string]bool{}
+			for b, obj := range lostBlobs {
+				if obj != p.Object {
+					continue
+				}
+				for _, a := range affected[b] {
+					if !seen[a] {
+						seen[a] = true
+						p.Affected = append(p.Affected, a)
+					}
+				}
+			}
+			sort.Strings(p.Affected)
+			add(p)
 		}
 	}
 
@@ -235,7 +269,7 @@ func readPack(ctx context.Context, r *repo.Repository, id blob.ID, fp index.File
 	obj := "data/" + id.String()
 	sealed, err := r.LoadPack(ctx, id)
 	if err != nil {
-		add(Problem{Object: obj, What: err.Error(), Severe: true})
+		add(Problem{Object: obj, What: err.Error(), Severe: indexed})
 		if sealed == nil {
 			return
 		}
@@ -249,7 +283,7 @@ func readPack(ctx context.Context, r *repo.Repository, id blob.ID, fp index.File
 		}
 	})
 	if err != nil {
-		add(Problem{Object: obj, What: err.Error(), Severe: true})
+		add(Problem{Object: obj, What: err.Error(), Severe: indexed})
 		for _, b := range fp.Blobs {
 			bad[b.ID] = "in unreadable pack " + id.Short()
 		}

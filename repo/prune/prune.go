@@ -55,8 +55,11 @@ type Plan struct {
 	UnusedAfter int64 `json:"unused_after"`
 	// Freed is the estimated space freed: deleted and repacked packs less
 	// the size of the new packs.
-	Freed         int64 `json:"freed"`
-	IndexObjects  int   `json:"index_objects_rewritten"`
+	Freed        int64 `json:"freed"`
+	IndexObjects int   `json:"index_objects_rewritten"`
+	// Retained counts objects the store refused to delete because they
+	// are under retention (S3 Object Lock); a later prune removes them.
+	Retained      int   `json:"retained_objects"`
 	NewPackBytes  int64 `json:"new_pack_bytes"`
 	DroppedMissed int   `json:"missing_unused_packs_dropped"`
 }
@@ -94,6 +97,7 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (Plan, error) {
 	idx := r.Index()
 	packs := map[blob.ID]*packInfo{}
 	var oldIndex []string
+	packsOf := map[string][]blob.ID{} // index object → the packs it lists
 	for _, f := range files {
 		if f.Err != nil {
 			return plan, fmt.Errorf("%w: %v (run godwit repair index)", ErrUnsafe, f.Err)
@@ -103,6 +107,7 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (Plan, error) {
 			return plan, fmt.Errorf("%w: index/%s: %v", ErrUnsafe, f.Name, err)
 		}
 		for _, fp := range f.File.Packs {
+			packsOf[f.Name] = append(packsOf[f.Name], fp.ID)
 			if _, ok := packs[fp.ID]; !ok {
 				packs[fp.ID] = &packInfo{fp: fp, size: fp.Size}
 			}
@@ -278,6 +283,10 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (Plan, error) {
 	}
 	plan.Freed -= plan.NewPackBytes
 
+	if plan.DeletePacks == 0 && plan.RepackPacks == 0 && plan.DroppedMissed == 0 {
+		// The index stays as it is: only unindexed packs go.
+		oldIndex = nil
+	}
 	// The new index: every kept pack, and the new ones.
 	var keep []index.FilePack
 	for _, id := range sortedPackIDs(packs) {
@@ -287,20 +296,34 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (Plan, error) {
 		}
 	}
 	keep = append(keep, newPacks...)
-	written, err := r.WriteIndex(ctx, keep)
-	if err != nil {
-		return plan, fmt.Errorf("write the new index: %w (nothing was deleted)", err)
+	var written []string
+	if oldIndex != nil {
+		written, err = r.WriteIndex(ctx, keep)
+		if err != nil {
+			return plan, fmt.Errorf("write the new index: %w (nothing was deleted)", err)
+		}
+		plan.IndexObjects = len(written)
 	}
-	plan.IndexObjects = len(written)
 	isNew := map[string]bool{}
 	for _, n := range written {
 		isNew[n] = true
 	}
+	// A pack listed by an index object the store keeps must stay too, or
+	// that index would name a missing pack.
+	pinned := map[blob.ID]bool{}
 	for _, name := range oldIndex {
 		if isNew[name] {
 			continue
 		}
 		if err := r.Remove(ctx, backends.Handle{Type: backends.IndexFile, Name: name}); err != nil {
+			if errors.Is(err, backends.ErrRetained) {
+				plan.Retained++
+				logf("keeping %v\n", err)
+				for _, id := range packsOf[name] {
+					pinned[id] = true
+				}
+				continue
+			}
 			return plan, err
 		}
 	}
@@ -314,7 +337,16 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (Plan, error) {
 	remove = append(remove, unindexed...)
 	logf("deleting %d packs\n", len(remove))
 	for _, id := range remove {
+		if pinned[id] {
+			plan.Retained++
+			continue
+		}
 		if err := r.Remove(ctx, backends.Handle{Type: backends.PackFile, Name: id.String()}); err != nil {
+			if errors.Is(err, backends.ErrRetained) {
+				plan.Retained++
+				logf("keeping %v\n", err)
+				continue
+			}
 			return plan, err
 		}
 	}
