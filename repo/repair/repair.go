@@ -224,4 +224,3 @@ func (f *fixer) save(ctx context.Context, t *tree.Tree) (blob.ID, bool, error) {
 	id, _, err := f.r.SaveTree(ctx, t)
 	return id, true, err
 }
-
