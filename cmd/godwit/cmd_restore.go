@@ -59,6 +59,12 @@ skipped. Needs an owner credential.`,
 			if err := requireOwner(r, "restore"); err != nil {
 				return err
 			}
+			// A shared lock keeps prune from deleting packs mid-restore.
+			lk, err := r.Lock(ctx, false, e.now)
+			if err != nil {
+				return err
+			}
+			defer lk.Release(ctx)
 			sn, err := r.FindSnapshot(ctx, ref, ff.filter())
 			if err != nil {
 				return err
