@@ -252,3 +252,88 @@ func TestKilledBackupsAndPrunesLeaveARepositoryThatChecksAndRestores(t *testing.
 		t.Errorf("fewer than %d kills landed inside each command in %d runs: the window is off", kills, maxRuns)
 	}
 }
+
+// TestBackupDuringPruneWaitsOrFailsCleanly starts a backup from a second
+// process while prune runs, at several offsets: each command either
+// completes or exits 11 (locked), and afterwards check passes and every
+// snapshot restores: prune never deletes a blob a new snapshot needs.
+func TestBackupDuringPruneWaitsOrFailsCleanly(t *testing.T) {
+	dir := t.TempDir()
+	c := &crashRig{
+		t: t, bin: godwitBinary(t), dir: dir, src: filepath.Join(dir, "src"),
+		rng:      rand.New(rand.NewPCG(7, 7)),
+		expected: map[string]map[string]string{},
+		env: []string{
+			"GODWIT_REPOSITORY=" + filepath.Join(dir, "repo"),
+			"GODWIT_PASSWORD=concurrency test",
+			"GODWIT_KNOWN_REPOSITORIES=" + filepath.Join(dir, "known"),
+			"GODWIT_CACHE_DIR=" + filepath.Join(dir, "cache"),
+			"GODWIT_SCRYPT_WORK_FACTOR=10",
+		},
+	}
+	for i := 0; i < 4; i++ {
+		randomFile(t, filepath.Join(c.src, "base", fmt.Sprint(i)), 700<<10)
+	}
+	c.run("init", "--pack-size", "1")
+	c.backupExpecting()
+	outcomes := map[string]int{}
+	for i := 0; i < 12; i++ {
+		c.mutate(i)
+		c.backupExpecting()
+		ids := c.snapshots()
+		victim := ids[0]
+		c.run("forget", victim)
+		delete(c.expected, victim)
+		c.mutate(100 + i)
+		hashes := hashFiles(t, c.src)
+		before := map[string]bool{}
+		for _, id := range c.snapshots() {
+			before[id] = true
+		}
+
+		// Even rounds start prune first, odd rounds the backup; the
+		// second command follows after a growing delay.
+		first, second := c.cmd("prune", "--max-unused", "0"), c.cmd("backup", c.src)
+		if i%2 == 1 {
+			first, second = second, first
+		}
+		var firstOut strings.Builder
+		first.Stdout, first.Stderr = &firstOut, &firstOut
+		if err := first.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(i/2) * 8 * time.Millisecond)
+		secondOut, secondErr := second.CombinedOutput()
+		firstErr := first.Wait()
+		pruneErr, pruneOut, backupErr, backupOut := firstErr, firstOut.String(), secondErr, string(secondOut)
+		if i%2 == 1 {
+			pruneErr, pruneOut, backupErr, backupOut = secondErr, string(secondOut), firstErr, firstOut.String()
+		}
+		for _, r := range []struct {
+			what string
+			err  error
+			out  string
+		}{{"prune", pruneErr, pruneOut}, {"backup", backupErr, backupOut}} {
+			switch ee, _ := r.err.(*exec.ExitError); {
+			case r.err == nil:
+				outcomes[r.what+" completed"]++
+			case ee != nil && ee.ExitCode() == exitLocked:
+				outcomes[r.what+" found the repository locked"]++
+			default:
+				t.Fatalf("%s while the other ran: %v\n%s", r.what, r.err, r.out)
+			}
+		}
+		for _, id := range c.snapshots() {
+			if !before[id] {
+				c.expected[id] = hashes
+			}
+		}
+		c.verify(fmt.Sprintf("round %d", i), false)
+	}
+	c.run("check", "--read-data")
+	c.verify("at the end", true)
+	t.Logf("outcomes: %v", outcomes)
+	if outcomes["backup found the repository locked"] == 0 && outcomes["prune found the repository locked"] == 0 {
+		t.Error("the two commands never overlapped: the test proves nothing")
+	}
+}

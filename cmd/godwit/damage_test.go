@@ -257,3 +257,91 @@ func TestFullTargetDiskStopsRestoreAndRerunCompletes(t *testing.T) {
 }
 
 func snapshotFilterNone() snapshot.Filter { return snapshot.Filter{} }
+
+// TestCheckNamesEachDamagedObject flips one byte in one object of each
+// kind and checks that check names it and exits 1, and that the files
+// the damage does not touch still restore.
+func TestCheckNamesEachDamagedObject(t *testing.T) {
+	for _, kind := range []string{"pack", "index", "snapshot", "key"} {
+		t.Run(kind, func(t *testing.T) {
+			c := newCLI(t)
+			src := filepath.Join(c.dir, "src")
+			c.init()
+			// A second key, so that damaging it leaves the first one in.
+			second := filepath.Join(c.dir, "second")
+			writeFile(t, second, []byte("second passphrase\n"))
+			c.owner("key", "add", "--new-password-file", second).must(t, 0)
+			// Two backups, each adding one file in its own pack and index.
+			randomFile(t, filepath.Join(src, "first.bin"), 1<<20)
+			c.owner("backup", src).must(t, 0)
+			randomFile(t, filepath.Join(src, "second.bin"), 1<<20)
+			c.owner("backup", src).must(t, 0)
+
+			var victim string
+			switch kind {
+			case "pack":
+				victim = biggestPack(t, c)
+			case "key":
+				var list struct {
+					Keys []struct {
+						ID      string `json:"id"`
+						Current bool   `json:"current"`
+					} `json:"keys"`
+				}
+				if err := json.Unmarshal([]byte(c.owner("key", "list", "--json").must(t, 0).stdout), &list); err != nil {
+					t.Fatal(err)
+				}
+				for _, k := range list.Keys {
+					if !k.Current {
+						victim = filepath.Join(c.repo, "keys", k.ID)
+					}
+				}
+			default:
+				m, _ := filepath.Glob(filepath.Join(c.repo, kind+"*", "*"))
+				victim = m[0]
+			}
+			data, _ := os.ReadFile(victim)
+			at := len(data) / 3
+			if kind == "key" {
+				at = 10 // inside the age header, which check can parse
+			}
+			data[at] ^= 0x10
+			os.WriteFile(victim, data, 0o600)
+
+			rel, _ := filepath.Rel(c.repo, victim)
+			name := filepath.Dir(rel)
+			if kind == "pack" {
+				name = "data"
+			}
+			out := c.owner("check", "--read-data").must(t, exitError)
+			if !strings.Contains(out.stderr, name+"/"+filepath.Base(victim)) {
+				t.Errorf("check does not name %s/%s:\n%s", name, filepath.Base(victim), out.stderr)
+			}
+
+			target := filepath.Join(c.dir, "t")
+			res := c.owner("restore", "latest:"+src, "--target", target)
+			same := func(f string) bool {
+				want, _ := os.ReadFile(filepath.Join(src, f))
+				got, err := os.ReadFile(filepath.Join(target, f))
+				return err == nil && bytes.Equal(want, got)
+			}
+			switch kind {
+			case "key", "snapshot":
+				res.must(t, 0)
+				if !same("first.bin") {
+					t.Error("first.bin not restored intact")
+				}
+			default:
+				res.must(t, exitError)
+				if same("first.bin") == same("second.bin") {
+					t.Errorf("want exactly one file intact after damaging one %s:\n%s", kind, res.stderr)
+				}
+				for _, f := range []string{"first.bin", "second.bin"} {
+					if !same(f) && !strings.Contains(res.stderr, f) {
+						t.Errorf("%s is damaged but restore does not name it:\n%s", f, res.stderr)
+					}
+				}
+			}
+		})
+	}
+}

@@ -107,6 +107,20 @@ func Check(ctx context.Context, r *repo.Repository, opts Options, report func(Pr
 		report(p)
 	}
 
+	// Key objects: only the one that unlocked can be opened, but every
+	// age header must parse, or that credential has lost its access.
+	keys, err := r.ListKeys(ctx)
+	if err != nil {
+		return sum, err
+	}
+	for _, k := range keys {
+		for _, t := range k.Types {
+			if strings.HasPrefix(t, "unreadable: ") {
+				add(Problem{Object: "keys/" + k.Name, What: "damaged: " + strings.TrimPrefix(t, "unreadable: ") + " (its credential can no longer unlock the repository; add a new key with godwit key add, then remove this one)", Severe: true})
+			}
+		}
+	}
+
 	// Index objects, read one by one so that each bad one is named.
 	files, err := r.IndexFiles(ctx)
 	if err != nil {
