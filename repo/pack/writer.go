@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 
 	"github.com/godwit-backup/godwit/repo/blob"
 )
@@ -12,12 +13,17 @@ import (
 // decide when the pack is full, then call Finish. A Writer is not safe for
 // concurrent use; several Writers may share one Codec.
 //
+// Frames are compressed in the background as they are closed, at most
+// GOMAXPROCS at a time per Writer, so that the caller goes on reading and
+// chunking while earlier frames compress; Finish waits for them.
+//
 // An error from Add rejects that blob only; the Writer stays usable. After
 // Finish, every method that changes the Writer returns an error.
 type Writer struct {
-	codec *Codec
-	body  []byte // closed frames, stored form
-	h     Header
+	codec  *Codec
+	frames []*pendingFrame // closed frames, in order
+	h      Header
+	slots  chan struct{}   // bounds concurrent compressions
 
 	open        []byte // contents of the frame being filled
 	openEntries []int  // indices in h.Blobs of the blobs in open
@@ -29,9 +35,17 @@ type Writer struct {
 
 var errFinished = errors.New("pack: writer already finished")
 
+// pendingFrame is a closed frame being compressed.
+type pendingFrame struct {
+	rawLen     int
+	done       chan struct{} // closed when stored and compressed are set
+	stored     []byte
+	compressed bool
+}
+
 // NewWriter returns an empty Writer compressing with c.
 func NewWriter(c *Codec) *Writer {
-	return &Writer{codec: c, ids: make(map[blob.ID]struct{})}
+	return &Writer{codec: c, ids: make(map[blob.ID]struct{}), slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
 }
 
 // Add copies data into the pack as the blob of type t with id id. It does
@@ -61,9 +75,9 @@ func (w *Writer) Add(t blob.Type, id blob.ID, data []byte) error {
 
 	e := Entry{Type: t, ID: id, Length: uint32(len(data))}
 	if len(data) >= LargeBlobSize {
-		e.Frame = uint32(len(w.h.Frames))
+		e.Frame = uint32(len(w.frames))
 		w.h.Blobs = append(w.h.Blobs, e)
-		w.appendFrame(data)
+		w.appendFrame(append([]byte(nil), data...))
 		return nil
 	}
 	if len(w.open)+len(data) > FrameSize {
@@ -76,17 +90,18 @@ func (w *Writer) Add(t blob.Type, id blob.ID, data []byte) error {
 	return nil
 }
 
-// appendFrame stores a frame with contents raw after the closed frames.
+// appendFrame starts compressing a frame with contents raw, which the
+// Writer owns from now on.
 func (w *Writer) appendFrame(raw []byte) {
-	offset := len(w.body)
-	var compressed bool
-	w.body, compressed = w.codec.compress(w.body, raw)
-	w.h.Frames = append(w.h.Frames, Frame{
-		Offset:     uint64(offset),
-		Length:     uint32(len(w.body) - offset),
-		RawLength:  uint32(len(raw)),
-		Compressed: compressed,
-	})
+	f := &pendingFrame{rawLen: len(raw), done: make(chan struct{})}
+	w.frames = append(w.frames, f)
+	slots := w.slots
+	slots <- struct{}{}
+	go func() {
+		defer func() { <-slots }()
+		f.stored, f.compressed = w.codec.compress(nil, raw)
+		close(f.done)
+	}()
 }
 
 // closeOpen stores the open frame, if it holds anything, and starts a new one.
@@ -94,27 +109,37 @@ func (w *Writer) closeOpen() {
 	if len(w.open) == 0 {
 		return
 	}
-	index := uint32(len(w.h.Frames))
+	index := uint32(len(w.frames))
 	for _, i := range w.openEntries {
 		w.h.Blobs[i].Frame = index
 	}
 	w.appendFrame(w.open)
-	w.open = w.open[:0]
+	w.open = make([]byte, 0, FrameSize)
 	w.openEntries = w.openEntries[:0]
 }
 
 // Size returns an upper bound on the plaintext length Finish would return
-// now: exact for closed frames, counting the open frame uncompressed and
-// the header at its largest encoding.
+// now: exact for frames already compressed, counting frames still being
+// compressed and the open frame uncompressed, and the header at its
+// largest encoding.
 func (w *Writer) Size() int {
-	frames := len(w.h.Frames)
+	frames := len(w.frames)
 	if len(w.open) > 0 {
 		frames++
 	}
 	header := len(magic) + 1 + 2*binary.MaxVarintLen32 +
 		frames*(1+2*binary.MaxVarintLen32) +
 		len(w.h.Blobs)*(1+len(blob.ID{})+3*binary.MaxVarintLen32)
-	return len(w.body) + len(w.open) + header + trailerSize
+	body := 0
+	for _, f := range w.frames {
+		select {
+		case <-f.done:
+			body += len(f.stored)
+		default:
+			body += f.rawLen
+		}
+	}
+	return body + len(w.open) + header + trailerSize
 }
 
 // Count returns the number of blobs added.
@@ -137,11 +162,26 @@ func (w *Writer) Finish() ([]byte, *Header, error) {
 		return nil, nil, errors.New("pack: finish: no blobs")
 	}
 	w.closeOpen()
+	size := 0
+	for _, f := range w.frames {
+		<-f.done
+		size += len(f.stored)
+	}
+	body := make([]byte, 0, size)
+	for _, f := range w.frames {
+		w.h.Frames = append(w.h.Frames, Frame{
+			Offset:     uint64(len(body)),
+			Length:     uint32(len(f.stored)),
+			RawLength:  uint32(f.rawLen),
+			Compressed: f.compressed,
+		})
+		body = append(body, f.stored...)
+	}
 	hb := w.h.Marshal()
 	if len(hb) > MaxHeaderSize {
 		return nil, nil, fmt.Errorf("pack: finish: header of %d bytes exceeds %d", len(hb), MaxHeaderSize)
 	}
-	b := append(w.body, hb...)
+	b := append(body, hb...)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(hb)))
 	h := &Header{Frames: w.h.Frames, Blobs: w.h.Blobs}
 	*w = Writer{finished: true}
