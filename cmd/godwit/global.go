@@ -38,10 +38,12 @@ type env struct {
 	quiet        bool
 	verbose      bool
 	acceptFP     string
+	cpuProfile   string
 
 	backend backendFlags
 
-	exitCode int // set by commands that succeed with a non-zero code
+	exitCode    int    // set by commands that succeed with a non-zero code
+	stopProfile func() // set when --cpu-profile started a profile
 }
 
 func newEnv() *env {
@@ -67,6 +69,8 @@ func (e *env) addGlobalFlags(cmd *cobra.Command) {
 	f.BoolVarP(&e.quiet, "quiet", "q", false, "print only errors and warnings")
 	f.BoolVarP(&e.verbose, "verbose", "v", false, "print more detail")
 	e.backend.add(cmd)
+	f.StringVar(&e.cpuProfile, "cpu-profile", "", "write a CPU profile to `FILE` (for performance work)")
+	_ = f.MarkHidden("cpu-profile")
 	f.StringVar(&e.acceptFP, "accept-fingerprint", "", "accept a repository whose fingerprint changed to `FP` (verify it with the owner first)")
 }
 

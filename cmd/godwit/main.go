@@ -24,6 +24,9 @@ func run(ctx context.Context, args []string, env *env) int {
 	root := newRootCommand(env)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	if env.stopProfile != nil {
+		env.stopProfile()
+	}
 	if err == nil {
 		return env.exitCode
 	}

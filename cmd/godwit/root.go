@@ -1,6 +1,9 @@
 package main
 
 import (
+	"os"
+	"runtime/pprof"
+
 	"github.com/spf13/cobra"
 )
 
@@ -38,6 +41,21 @@ can hold a write key that adds backups but cannot read them.
 		newVersionCommand(e),
 	)
 	root.CompletionOptions.DisableDefaultCmd = true
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		if e.cpuProfile == "" {
+			return nil
+		}
+		f, err := os.Create(e.cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		e.stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+		return nil
+	}
 	return root
 }
 
