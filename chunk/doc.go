@@ -16,6 +16,18 @@
 // boundaries are therefore part of the repository format and frozen by
 // tests.
 //
+// Mail gets content-aware cut points on top (MailChunker, with Detect to
+// choose the Kind of a file). In an mbox spool every message starts a new
+// chunk, so deleting a message from the middle of a spool leaves the
+// chunks of every other message unchanged; in an mbox message or a Maildir
+// file, the body of every MIME leaf part of 64 KiB or more (an attachment)
+// is cut out into chunks of its own, so the same attachment received by
+// twenty users, or forwarded inside another message, is stored once.
+// Between these cut points, and inside large parts, the content-defined
+// chunker cuts as usual. The cut rules depend only on the bytes of the
+// input, are documented on MailChunker and are frozen by tests like the
+// plain boundaries.
+//
 // The package knows nothing of repositories, blobs, ids or encryption and
 // imports no other godwit package.
 package chunk
