@@ -66,7 +66,8 @@ type Archiver struct {
 	opts  Options
 	names *fsmeta.Names
 
-	chunker *chunk.Chunker
+	chunker *chunk.MailChunker
+	head    []byte
 	buf     []byte
 	links   map[[2]uint64]linkEntry
 	sum     snapshot.Summary
@@ -94,7 +95,8 @@ func New(repo Repository, opts Options) *Archiver {
 		repo:    repo,
 		opts:    opts,
 		names:   names,
-		chunker: chunk.New(repo.Polynomial(), chunk.Options{}),
+		chunker: chunk.NewMail(repo.Polynomial(), chunk.Options{}),
+		head:    make([]byte, 4096),
 		buf:     make([]byte, chunk.DefaultMaxSize),
 		links:   make(map[[2]uint64]linkEntry),
 	}
@@ -504,9 +506,14 @@ func openNoFollow(path string) (*os.File, error) {
 }
 
 // chunkFile splits the open file into content-defined chunks and saves
-// each one.
+// each one. Mail (an mbox spool, a message) is cut at message and MIME
+// part boundaries too, which chunk.Detect recognises from the first bytes.
 func (a *Archiver) chunkFile(ctx context.Context, f *os.File) ([]blob.ID, uint64, error) {
-	a.chunker.Reset(f)
+	n, err := f.ReadAt(a.head, 0)
+	if err != nil && err != io.EOF {
+		return nil, 0, fmt.Errorf("read: %w", err)
+	}
+	a.chunker.Reset(f, chunk.Detect(a.head[:n]))
 	var (
 		ids  []blob.ID
 		size uint64
