@@ -26,6 +26,11 @@ func NewCodec() (*Codec, error) {
 		zstd.WithEncoderLevel(zstd.SpeedDefault),
 		zstd.WithAllLitEntropyCompression(true),
 		zstd.WithEncoderCRC(true),
+		// Frames of grouped blobs are at most 1 MiB; a larger window
+		// would only help inside single large blobs, and would cost
+		// memory per concurrent encoder.
+		zstd.WithWindowSize(FrameSize),
+		zstd.WithLowerEncoderMem(true),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("pack: create zstd encoder: %w", err)
