@@ -18,9 +18,20 @@ import (
 // indexed and the next backup deduplicates against them.
 const indexEvery = 32
 
-// maxUploads bounds the packs being encrypted and uploaded at once, and so
-// the memory a backup holds (each pack is buffered whole).
-const maxUploads = 2
+// DefaultUploads bounds the packs being encrypted and uploaded at once,
+// and so the memory a backup holds (each pack is buffered whole, about
+// twice its size while it is encrypted).
+const DefaultUploads = 2
+
+// SetUploads sets how many packs may be encrypted and uploaded at once
+// (for remote backends, their connection count). Call it before the first
+// SaveBlob.
+func (r *Repository) SetUploads(n int) {
+	if n < 1 {
+		n = 1
+	}
+	r.saver.slots = make(chan struct{}, n)
+}
 
 // saver groups new blobs into packs and uploads them. Blobs it has
 // accepted but not yet uploaded are in-flight: SaveBlob reports them as
@@ -53,7 +64,7 @@ func newSaver(r *Repository) *saver {
 		r:        r,
 		packers:  make(map[blob.Type]*pack.Writer),
 		inflight: make(map[blob.ID]struct{}),
-		slots:    make(chan struct{}, maxUploads),
+		slots:    make(chan struct{}, DefaultUploads),
 	}
 }
 

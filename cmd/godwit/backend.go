@@ -16,6 +16,10 @@ import (
 	"github.com/godwit-backup/godwit/backends/sftp"
 )
 
+// defaultConnections is the number of parallel requests to a remote
+// repository, and of packs uploaded at once.
+const defaultConnections = 5
+
 // backendFlags configure the remote backends.
 type backendFlags struct {
 	sftpCommand    string
@@ -35,7 +39,7 @@ func (b *backendFlags) add(cmd *cobra.Command) {
 	f.StringVar(&b.s3PathStyle, "s3-path-style", "", "use path-style S3 addressing: true or false (default: true for s3:http(s):// locations)")
 	f.StringVar(&b.s3StorageClass, "s3-storage-class", "", "S3 storage `CLASS` for new objects, e.g. STANDARD_IA")
 	f.IntVar(&b.s3LockDays, "s3-object-lock-days", 0, "set Object Lock retention of `N` days on every new object (the bucket must have Object Lock enabled)")
-	f.IntVar(&b.connections, "connections", 0, "parallel connections to a remote repository (default 5)")
+	f.IntVar(&b.connections, "connections", 0, "parallel connections to a remote repository, and packs uploaded at once (default 5 remote, 2 local)")
 }
 
 // openBackend opens the backend at the repository location, wrapped with
@@ -115,6 +119,7 @@ func (e *env) openBackend(ctx context.Context, create bool) (backends.Backend, e
 			return nil, e.openError(err)
 		}
 	}
+	e.remote = remote
 	if remote {
 		be = retry.New(be, retry.Options{
 			Notify: func(op string, h backends.Handle, attempt int, err error, delay time.Duration) {

@@ -41,6 +41,7 @@ type env struct {
 	cpuProfile   string
 
 	backend backendFlags
+	remote  bool // the repository is on SFTP or S3
 
 	exitCode    int    // set by commands that succeed with a non-zero code
 	stopProfile func() // set when --cpu-profile started a profile
@@ -212,6 +213,11 @@ func (e *env) openRepo(ctx context.Context) (*repo.Repository, error) {
 	if err := e.checkPin(be.Location(), r); err != nil {
 		be.Close()
 		return nil, err
+	}
+	if n := e.backend.connections; n > 0 {
+		r.SetUploads(n)
+	} else if e.remote {
+		r.SetUploads(defaultConnections)
 	}
 	return r, nil
 }
