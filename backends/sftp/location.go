@@ -148,7 +148,7 @@ func (cfg *Config) check() error {
 		return fmt.Errorf("host %q starts with '-'", cfg.Host)
 	case strings.HasPrefix(cfg.User, "-"):
 		return fmt.Errorf("user %q starts with '-'", cfg.User)
-	case strings.ContainsAny(cfg.Host, " \t\n/@"):
+	case !validHost(cfg.Host):
 		return fmt.Errorf("invalid host %q", cfg.Host)
 	case cfg.Path == "":
 		return fmt.Errorf("missing path")
@@ -157,6 +157,18 @@ func (cfg *Config) check() error {
 	}
 	cfg.Path = path.Clean(cfg.Path)
 	return nil
+}
+
+// validHost reports whether h can be a host name, an IP address or an
+// ssh_config Host alias that Location can write back into a URL: letters,
+// digits, '.', '-', '_', and ':' for IPv6 addresses.
+func validHost(h string) bool {
+	for _, c := range h {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_' || c == ':') {
+			return false
+		}
+	}
+	return true
 }
 
 // Location returns the repository location as sftp://[user@]host[:port]/path.

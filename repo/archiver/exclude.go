@@ -34,7 +34,12 @@ func NewExcluder(patterns []string) (*Excluder, error) {
 		if _, err := filepath.Match(p, ""); err != nil {
 			return nil, fmt.Errorf("exclude pattern %q: %w", p, err)
 		}
-		ps = append(ps, strings.TrimSuffix(p, "/"))
+		if p != "/" {
+			// "/var/cache/" means the directory; "/" alone stays the root
+			// rather than becoming an empty pattern that matches nothing.
+			p = strings.TrimSuffix(p, "/")
+		}
+		ps = append(ps, p)
 	}
 	return &Excluder{patterns: ps}, nil
 }

@@ -210,6 +210,16 @@ func Unmarshal(data []byte) (*File, error) {
 	if f.Version != Version {
 		return nil, fmt.Errorf("decode index: unsupported version %d", f.Version)
 	}
+	for i, fp := range f.Packs {
+		switch {
+		case fp.ID.IsNull():
+			return nil, fmt.Errorf("decode index: pack %d has no id", i)
+		case fp.Type != blob.DataBlob && fp.Type != blob.TreeBlob:
+			return nil, fmt.Errorf("decode index: pack %s has no valid type", fp.ID.Short())
+		case fp.Size <= 0:
+			return nil, fmt.Errorf("decode index: pack %s has invalid size %d", fp.ID.Short(), fp.Size)
+		}
+	}
 	return &f, nil
 }
 

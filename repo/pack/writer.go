@@ -23,7 +23,7 @@ type Writer struct {
 	codec  *Codec
 	frames []*pendingFrame // closed frames, in order
 	h      Header
-	slots  chan struct{}   // bounds concurrent compressions
+	slots  chan struct{} // bounds concurrent compressions
 
 	open        []byte // contents of the frame being filled
 	openEntries []int  // indices in h.Blobs of the blobs in open
