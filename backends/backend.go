@@ -118,12 +118,38 @@ var ErrRetained = errors.New("object under retention")
 // IsNotExist reports whether err says the object does not exist.
 func IsNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
 
-// LoadAll reads a whole object into memory.
+// MaxObjectSize returns the largest object LoadAll reads of type t: a
+// larger object is refused instead of read, so a storage that serves
+// garbage cannot make a client use unbounded memory. Packs are bounded by
+// the largest pack size a config may set plus room for its header.
+func MaxObjectSize(t FileType) int64 {
+	switch t {
+	case SnapshotFile:
+		return 64 << 20
+	case IndexFile:
+		return 512 << 20
+	case PackFile:
+		return 1<<30 + 256<<20
+	}
+	return 1 << 20 // config, keys, locks
+}
+
+// ErrTooLarge is wrapped by LoadAll's error for an object larger than
+// MaxObjectSize allows.
+var ErrTooLarge = errors.New("object too large")
+
+// LoadAll reads a whole object into memory, refusing objects larger than
+// MaxObjectSize allows for their type.
 func LoadAll(ctx context.Context, be Backend, h Handle) ([]byte, error) {
+	limit := MaxObjectSize(h.Type)
 	var data []byte
 	err := be.Load(ctx, h, 0, 0, func(rd io.Reader) error {
 		var err error
-		data, err = io.ReadAll(rd)
+		data, err = io.ReadAll(io.LimitReader(rd, limit+1))
+		if err == nil && int64(len(data)) > limit {
+			data = nil
+			return fmt.Errorf("%s: more than %d bytes: %w", h, limit, ErrTooLarge)
+		}
 		return err
 	})
 	return data, err
