@@ -1,9 +1,16 @@
-# Shared by bench/run.sh and bench/files.sh; sourced, not run.
+# Shared by bench/run.sh, bench/files.sh and bench/remote.sh; sourced, not
+# run.
 #
 # Expects: $root (the checkout), $work (a scratch directory on the disk under
 # test). Provides tool setup, the three tools behind one interface
 # (tool_init, tool_backup, tool_restore), timing with peak RSS, and the
-# Markdown section writer.
+# Markdown section writer. A script that compares fewer tools sets
+# all_tools and peers after sourcing this file and before setup_tools.
+#
+# Repositories are local directories under $BENCH_WORK unless
+# BENCH_REPO_<tool> (BENCH_REPO_godwit, BENCH_REPO_restic) names another
+# location; BENCH_RESTIC_SFTP_COMMAND, when set, is passed to restic as
+# -o sftp.command=... .
 
 tools=${BENCH_TOOLS:-$root/bench/out/tools}
 restic_version=v0.19.1
@@ -12,15 +19,18 @@ all_tools=(godwit restic borg)
 
 log() { printf '==> %s\n' "$*" >&2; }
 
-# setup_tools installs restic and borg if missing, /usr/bin/time, and builds
-# godwit and mailgen into $tools.
+# uses TOOL reports whether TOOL is one of all_tools.
+uses() { [[ " ${all_tools[*]} " == *" $1 "* ]]; }
+
+# setup_tools installs restic and (when all_tools has it) borg if missing,
+# /usr/bin/time, and builds godwit and mailgen into $tools.
 setup_tools() {
 	mkdir -p "$tools"
 	if [[ ! -x $tools/restic ]] || ! "$tools/restic" version | grep -q "restic ${restic_version#v} "; then
 		log "installing restic $restic_version into $tools"
 		GOBIN=$tools go install "github.com/restic/restic/cmd/restic@$restic_version"
 	fi
-	if ! command -v borg >/dev/null; then
+	if uses borg && ! command -v borg >/dev/null; then
 		log "installing borgbackup"
 		apt-get install -y borgbackup >/dev/null || { apt-get update >/dev/null && apt-get install -y borgbackup >/dev/null; }
 	fi
@@ -31,6 +41,7 @@ setup_tools() {
 	log "building godwit and mailgen"
 	(cd "$root" && go build -o "$tools/godwit" ./cmd/godwit && go build -o "$tools/mailgen" ./bench/mailgen)
 	export GODWIT_BIN=$tools/godwit RESTIC_BIN=$tools/restic
+	uses borg || return 0
 	# borg 1.2 calls it repokey-blake2; borg 2 has a different command set.
 	case $(borg --version) in
 	"borg 1."*) export BORG_ENCRYPTION=repokey-blake2 ;;
@@ -56,7 +67,17 @@ setup_env() {
 	export BORG_CHECK_I_KNOW_WHAT_I_AM_DOING=NO BORG_DELETE_I_KNOW_WHAT_I_AM_DOING=NO
 }
 
-repo_of() { echo "${BENCH_WORK:?}/repo-$1"; }
+# repo_of TOOL prints TOOL's repository location: $BENCH_REPO_<TOOL> if set,
+# else a directory under $BENCH_WORK.
+repo_of() {
+	local v=BENCH_REPO_$1
+	if [[ -n ${!v:-} ]]; then echo "${!v}"; else echo "${BENCH_WORK:?}/repo-$1"; fi
+}
+
+# restic_cmd ARGS...: restic on its repository, with the SFTP command if set.
+restic_cmd() {
+	"$RESTIC_BIN" -r "$(repo_of restic)" ${BENCH_RESTIC_SFTP_COMMAND:+-o "sftp.command=$BENCH_RESTIC_SFTP_COMMAND"} "$@"
+}
 
 # tool_init TOOL: create an empty repository.
 tool_init() {
@@ -64,7 +85,7 @@ tool_init() {
 	r=$(repo_of "$1")
 	case $1 in
 	godwit) "$GODWIT_BIN" init --repo "$r" --password-file "$GODWIT_PASSWORD_FILE" ;;
-	restic) "$RESTIC_BIN" -r "$r" init ;;
+	restic) restic_cmd init ;;
 	borg) borg init --encryption "$BORG_ENCRYPTION" "$r" ;;
 	esac
 }
@@ -75,7 +96,7 @@ tool_backup() {
 	r=$(repo_of "$1")
 	case $1 in
 	godwit) "$GODWIT_BIN" backup --repo "$r" --password-file "$GODWIT_PASSWORD_FILE" --quiet "$3" ;;
-	restic) "$RESTIC_BIN" -r "$r" backup --compression auto --host bench --quiet "$3" ;;
+	restic) restic_cmd backup --compression auto --host bench --quiet "$3" ;;
 	borg) borg create --compression zstd,3 "$r::$2" "$3" ;;
 	esac
 }
@@ -88,15 +109,16 @@ tool_restore() {
 	mkdir -p "$2"
 	case $1 in
 	godwit) "$GODWIT_BIN" restore --repo "$r" --password-file "$GODWIT_PASSWORD_FILE" --quiet latest --target "$2" ;;
-	restic) "$RESTIC_BIN" -r "$r" restore --quiet latest --target "$2" ;;
+	restic) restic_cmd restore --quiet latest --target "$2" ;;
 	borg) (cd "$2" && borg extract "$r::$(borg list --last 1 --short "$r")") ;;
 	esac
 }
-export -f tool_init tool_backup tool_restore repo_of
+export -f tool_init tool_backup tool_restore repo_of restic_cmd
 
 # timed KEY CMD...: run CMD under /usr/bin/time -v; records wall seconds in
-# $res/KEY.time and peak RSS in KiB in $res/KEY.rss ("fail" on failure).
-# Output goes to $res/KEY.log.
+# $res/KEY.time, user plus system CPU seconds in $res/KEY.cpu and peak RSS
+# in KiB in $res/KEY.rss ("fail" in all three on failure). Output goes to
+# $res/KEY.log.
 timed() {
 	local key=$1 t0 t1
 	shift
@@ -105,10 +127,12 @@ timed() {
 		t1=$(date +%s.%N)
 		awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f\n", b - a }' >"$res/$key.time"
 		awk -F': ' '/Maximum resident set size/ { print $2 }' "$res/$key.tv" >"$res/$key.rss"
+		awk -F': ' '/(User|System) time \(seconds\)/ { s += $2 } END { printf "%.2f\n", s }' "$res/$key.tv" >"$res/$key.cpu"
 		log "$key: $(cat "$res/$key.time") s, $(cat "$res/$key.rss") KiB peak RSS"
 	else
 		echo fail >"$res/$key.time"
 		echo fail >"$res/$key.rss"
+		echo fail >"$res/$key.cpu"
 		log "$key FAILED (see $res/$key.log):"
 		tail -5 "$res/$key.log" >&2
 	fi
@@ -163,7 +187,13 @@ machine_info() {
 	cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 	mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2/1048576 }' /proc/meminfo)
 	echo "- Machine: $(nproc) CPUs (${cpu:-unknown CPU}), $mem memory, Linux $(uname -r), work dir on $(stat -f -c %T "$work") ($(df -h --output=source "$work" | tail -1))"
-	echo "- Versions: $("$GODWIT_BIN" version 2>&1 | head -1); $("$RESTIC_BIN" version | head -1); $(borg --version) (\`--encryption $BORG_ENCRYPTION\`); $(go version | cut -d' ' -f3-4)"
+	local borg="" built=""
+	uses borg && borg="$(borg --version) (\`--encryption $BORG_ENCRYPTION\`); "
+	if built=$(git -C "$root" rev-parse --short HEAD 2>/dev/null); then
+		[[ -z $(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null) ]] || built+=" plus uncommitted changes"
+		built=" built from $built"
+	fi
+	echo "- Versions: $("$GODWIT_BIN" version 2>&1 | head -1)$built; $("$RESTIC_BIN" version | head -1); $borg$(go version | cut -d' ' -f3-4)"
 }
 
 # write_section NAME FILE: replace the <!-- bench:NAME --> ... <!-- /bench:NAME -->

@@ -23,6 +23,11 @@ func newBackupCommand(e *env) *cobra.Command {
 		host          string
 		force         bool
 		timeFlag      string
+		root          string
+		preset        string
+		manifest      bool
+		mboxLock      bool
+		retries       int
 	)
 	cmd := &cobra.Command{
 		Use:   "backup [flags] PATH...",
@@ -32,15 +37,41 @@ func newBackupCommand(e *env) *cobra.Command {
 Works with an owner credential or with a write key (-i /etc/godwit/write.key):
 a write key deduplicates against everything stored but cannot read anything back.
 Files that cannot be read, vanish, or keep changing while read are reported; the
-snapshot is still written and the exit code is 3.`,
+snapshot is still written and the exit code is 3.
+
+--preset mailserver backs up /etc /home /var/mail /var/spool/cron /var/www and
+/usr/lib/cgi-bin (those that exist), without dovecot's index files, with the
+system manifest (users, groups, packages, mail stack) that godwit migrate uses.
+A manifest is also stored whenever /etc is backed up, or with --manifest.
+
+--root DIR backs up the system whose root is DIR, e.g. a dead server's disk
+mounted from a rescue system: DIR/etc is recorded as /etc, and the manifest and
+user names come from DIR's files.`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return &usageError{"usage: " + cmd.UseLine() + " (give at least one path)"}
+			if len(args) == 0 && preset == "" {
+				return &usageError{"usage: " + cmd.UseLine() + " (give at least one path, or --preset mailserver)"}
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			switch preset {
+			case "":
+			case "mailserver":
+				args = append(presetPaths(firstNonEmpty(root, "/")), args...)
+				excludes = append(excludes, mailserverExcludes...)
+				excludeCaches, manifest = true, true
+				if len(args) == 0 {
+					return fmt.Errorf("none of the mail server paths exist under %s", firstNonEmpty(root, "/"))
+				}
+			default:
+				return &usageError{fmt.Sprintf("--preset %q: the only preset is mailserver", preset)}
+			}
+			if root != "" {
+				if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
+					return &usageError{fmt.Sprintf("--root %s: not a directory", root)}
+				}
+			}
 			for _, path := range excludeFiles {
 				f, err := os.Open(path)
 				if err != nil {
@@ -87,8 +118,14 @@ snapshot is still written and the exit code is 3.`,
 					e.warn("%v\n", err)
 				}
 			}
-			var warnings int
-			a := archiver.New(r, archiver.Options{
+			names, err := namesUnder(root, e.now())
+			if err != nil {
+				return err
+			}
+			opts := archiver.Options{
+				Root:          root,
+				Names:         names,
+				Retries:       max(retries, -1),
 				Excluder:      ex,
 				ExcludeCaches: excludeCaches,
 				OneFileSystem: oneFS,
@@ -100,10 +137,16 @@ snapshot is still written and the exit code is 3.`,
 				Program:       "godwit " + version,
 				CheckLock:     lk.Err,
 				Warn: func(path string, err error) {
-					warnings++
 					e.warn("%s: %v\n", quotePath(path), err)
 				},
-			})
+			}
+			if manifest || includesEtc(args, root) {
+				opts.Manifest = manifestFunc(firstNonEmpty(root, "/"), e.now)
+			}
+			if mboxLock {
+				opts.LockMbox = lockMbox
+			}
+			a := archiver.New(r, opts)
 			sn, err := a.Run(ctx, args)
 			if err != nil {
 				r.Abort()
@@ -128,6 +171,11 @@ snapshot is still written and the exit code is 3.`,
 	f.StringArrayVar(&tags, "tag", nil, "add `TAG` to the snapshot (repeatable)")
 	f.StringVar(&host, "host", "", "record `NAME` as the host (default: the hostname)")
 	f.StringVar(&timeFlag, "time", "", "record `TIME` (\"YYYY-MM-DD hh:mm:ss\", local time) as the snapshot time instead of now")
+	f.StringVar(&root, "root", "", "back up the system whose root is `DIR` (paths are recorded as seen inside it)")
+	f.StringVar(&preset, "preset", "", "back up a preset set of paths: `mailserver`")
+	f.BoolVar(&manifest, "manifest", false, "store the system manifest even when /etc is not backed up")
+	f.BoolVar(&mboxLock, "mbox-lock", false, "take the mbox dotlock (USER.lock) while reading spools in /var/mail")
+	f.IntVar(&retries, "retries", 3, "read a file that changes while it is read up to `N` more times")
 	f.BoolVar(&force, "force", false, "re-read every file instead of trusting the files cache")
 	return cmd
 }

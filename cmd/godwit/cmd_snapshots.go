@@ -38,14 +38,19 @@ type snapshotJSON struct {
 	Tags       []string         `json:"tags,omitempty"`
 	Tree       string           `json:"tree"`
 	Incomplete bool             `json:"incomplete,omitempty"`
+	Manifest   string           `json:"manifest,omitempty"`
 	Summary    snapshot.Summary `json:"summary"`
 }
 
 func toSnapshotJSON(sn *snapshot.Snapshot) snapshotJSON {
-	return snapshotJSON{
+	out := snapshotJSON{
 		ID: sn.ID.String(), ShortID: sn.ID.Short(), Time: sn.Time, Host: sn.Host, Username: sn.Username,
 		Paths: sn.Paths, Tags: sn.Tags, Tree: sn.Tree.String(), Incomplete: sn.Incomplete, Summary: sn.Summary,
 	}
+	if sn.Manifest != nil {
+		out.Manifest = sn.Manifest.String()
+	}
+	return out
 }
 
 func newSnapshotsCommand(e *env) *cobra.Command {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -296,6 +297,16 @@ func TestCheckNamesEachDamagedObject(t *testing.T) {
 						victim = filepath.Join(c.repo, "keys", k.ID)
 					}
 				}
+			case "index":
+				// The first backup's index: it names first.bin's pack, and
+				// the latest snapshot's trees are in the second one.
+				m, _ := filepath.Glob(filepath.Join(c.repo, "index", "*"))
+				sort.Slice(m, func(i, j int) bool {
+					fi, _ := os.Stat(m[i])
+					fj, _ := os.Stat(m[j])
+					return fi.ModTime().Before(fj.ModTime())
+				})
+				victim = m[0]
 			default:
 				m, _ := filepath.Glob(filepath.Join(c.repo, kind+"*", "*"))
 				victim = m[0]

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -42,7 +43,8 @@ type Options struct {
 	// Now gives the snapshot time and the summary's times.
 	Now func() time.Time
 	// Retries is how often a file that changes while it is read is read
-	// again before it is recorded as inconsistent.
+	// again before it is recorded as inconsistent; 0 means 3, and a
+	// negative number no retries.
 	Retries int
 	// FilesCache, when set, lets unchanged files skip reading.
 	FilesCache *FilesCache
@@ -51,6 +53,19 @@ type Options struct {
 	Warn func(path string, err error)
 	// Program is recorded in the snapshot (name and version).
 	Program string
+	// Root, when set, is the directory that is the system root: paths are
+	// recorded as they appear under it ("/mnt/etc" is recorded as "/etc"
+	// when Root is "/mnt"), and paths given to Run are taken inside it.
+	Root string
+	// Manifest, when set, is called after the walk with the uids and gids
+	// that own backed-up entries; the bytes it returns are stored as a
+	// data blob and named in the snapshot (the system manifest).
+	Manifest func(uids, gids []uint32) ([]byte, error)
+	// LockMbox, when set, is called before an mbox spool (a file directly
+	// in /var/mail or /var/spool/mail) is read, with its path on disk; the
+	// function it returns is called after the read. An error is reported
+	// and the spool read without the lock.
+	LockMbox func(path string) (func() error, error)
 	// CheckLock, when set, is called before the snapshot is written; an
 	// error (the repository lock was lost) stops the backup without a
 	// snapshot.
@@ -71,6 +86,20 @@ type Archiver struct {
 	buf     []byte
 	links   map[[2]uint64]linkEntry
 	sum     snapshot.Summary
+	root    string // Options.Root without a trailing slash; "" for /
+	uids    map[uint32]bool
+	gids    map[uint32]bool
+}
+
+// disk returns where the snapshot path p is on the file system.
+func (a *Archiver) disk(p string) string {
+	if a.root == "" {
+		return p
+	}
+	if p == "/" {
+		return a.root
+	}
+	return a.root + p
 }
 
 type linkEntry struct {
@@ -84,8 +113,11 @@ func New(repo Repository, opts Options) *Archiver {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.Retries == 0 {
+	switch {
+	case opts.Retries == 0:
 		opts.Retries = 3
+	case opts.Retries < 0:
+		opts.Retries = 0
 	}
 	names := opts.Names
 	if names == nil {
@@ -99,6 +131,9 @@ func New(repo Repository, opts Options) *Archiver {
 		head:    make([]byte, 4096),
 		buf:     make([]byte, chunk.DefaultMaxSize),
 		links:   make(map[[2]uint64]linkEntry),
+		root:    strings.TrimSuffix(filepath.Clean("/"+opts.Root), "/"),
+		uids:    make(map[uint32]bool),
+		gids:    make(map[uint32]bool),
 	}
 }
 
@@ -124,6 +159,10 @@ func (a *Archiver) Run(ctx context.Context, paths []string) (*snapshot.Snapshot,
 	var abs []string
 	for _, p := range paths {
 		ap, err := filepath.Abs(p)
+		if a.root != "" {
+			// Inside a root, paths name places in that system.
+			ap, err = filepath.Clean("/"+p), nil
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -165,6 +204,22 @@ func (a *Archiver) Run(ctx context.Context, paths []string) (*snapshot.Snapshot,
 	if err != nil {
 		return nil, err
 	}
+	var manifest *blob.ID
+	if a.opts.Manifest != nil {
+		data, err := a.opts.Manifest(sortedIDs(a.uids), sortedIDs(a.gids))
+		if err != nil {
+			return nil, fmt.Errorf("system manifest: %w", err)
+		}
+		id, added, err := a.repo.SaveBlob(ctx, blob.DataBlob, data)
+		if err != nil {
+			return nil, err
+		}
+		if added {
+			a.sum.BlobsAdded++
+			a.sum.BytesAdded += uint64(len(data))
+		}
+		manifest = &id
+	}
 	if err := a.repo.Flush(ctx); err != nil {
 		return nil, fmt.Errorf("flush: %w", err)
 	}
@@ -182,6 +237,7 @@ func (a *Archiver) Run(ctx context.Context, paths []string) (*snapshot.Snapshot,
 		Paths:      abs,
 		Tags:       a.opts.Tags,
 		Tree:       rootID,
+		Manifest:   manifest,
 		Summary:    a.sum,
 		Program:    a.opts.Program,
 		Incomplete: a.sum.Errors > 0,
@@ -231,7 +287,7 @@ func (a *Archiver) virtualDir(ctx context.Context, dir string, v *virtual) (*tre
 			}
 			continue
 		}
-		node, _, err := fsmeta.Lstat(path, name, a.names)
+		node, _, err := fsmeta.Lstat(a.disk(path), name, a.names)
 		if err != nil {
 			a.warn(path, err)
 			if node == nil {
@@ -268,14 +324,19 @@ func (a *Archiver) saveEntry(ctx context.Context, path, name string, rootDev uin
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	node, st, err := fsmeta.Lstat(path, name, a.names)
+	node, st, err := fsmeta.Lstat(a.disk(path), name, a.names)
 	if err != nil {
+		if node == nil && errors.Is(err, fs.ErrNotExist) && inMaildir(path) {
+			return nil, errVanished
+		}
 		a.warn(path, err)
 		if node == nil {
 			return nil, nil
 		}
 		// Only the xattrs were unreadable: keep the rest.
 	}
+	a.uids[node.UID] = true
+	a.gids[node.GID] = true
 	switch node.Type {
 	case tree.Dir:
 		a.sum.Dirs++
@@ -287,7 +348,7 @@ func (a *Archiver) saveEntry(ctx context.Context, path, name string, rootDev uin
 		switch {
 		case a.opts.OneFileSystem && dev != rootDev:
 			// A mount point: keep the directory, not what is mounted on it.
-		case a.opts.ExcludeCaches && isCacheDir(path):
+		case a.opts.ExcludeCaches && isCacheDir(a.disk(path)):
 			if tag, err := a.saveEntry(ctx, joinPath(path, "CACHEDIR.TAG"), "CACHEDIR.TAG", rootDev); err != nil {
 				return nil, err
 			} else if tag != nil {
@@ -324,29 +385,40 @@ func (a *Archiver) saveEntry(ctx context.Context, path, name string, rootDev uin
 
 // walkDir reads a directory and backs up every entry not excluded.
 func (a *Archiver) walkDir(ctx context.Context, dir string, rootDev uint64) (*tree.Tree, error) {
-	f, err := openDir(dir)
+	names, err := a.listDir(dir)
 	if err != nil {
 		a.warn(dir, err)
-		return &tree.Tree{}, nil
+		if names == nil {
+			return &tree.Tree{}, nil
+		}
 	}
-	names, err := f.Readdirnames(-1)
-	f.Close()
-	if err != nil {
-		a.warn(dir, fmt.Errorf("list directory: %w", err))
+	maildirOrder(names)
+	seen := make(map[string]bool, len(names))
+	for _, n := range names {
+		seen[n] = true
 	}
-	sort.Strings(names)
 	t := &tree.Tree{Nodes: make([]*tree.Node, 0, len(names))}
-	for _, name := range names {
+	for i := 0; i < len(names); i++ {
+		name := names[i]
 		path := joinPath(dir, name)
 		if a.opts.Excluder.Excluded(path) {
 			continue
 		}
 		node, err := a.saveEntry(ctx, path, name, rootDev)
+		if errors.Is(err, errVanished) {
+			// A Maildir message moved while the walk ran. From new/ it
+			// went to cur/, which is walked after new/; in cur/ its
+			// flags changed: back it up under its new name.
+			if filepath.Base(dir) == "cur" {
+				names = append(names, a.renamedMessages(dir, name, seen)...)
+			}
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
 		if node != nil {
-			t.Nodes = append(t.Nodes, node) // names are sorted and unique
+			t.Nodes = append(t.Nodes, node) // tree.Marshal sorts them
 		}
 	}
 	return t, nil
@@ -388,11 +460,11 @@ func (a *Archiver) saveFile(ctx context.Context, path string, node *tree.Node, s
 		}
 	}
 	entry := CacheEntry{Device: uint64(st.Dev), Inode: st.Ino, Size: node.Size, MTime: node.MTime.UnixNano(), CTime: node.CTime.UnixNano()}
-	old, known := a.opts.FilesCache.Lookup(path)
+	old, known := a.opts.FilesCache.Lookup(a.disk(path))
 	if known && old.Device == entry.Device && old.Inode == entry.Inode && old.Size == entry.Size &&
 		old.MTime == entry.MTime && old.CTime == entry.CTime && a.allStored(old.Content) {
 		node.Content = old.Content
-		a.opts.FilesCache.Record(path, old)
+		a.opts.FilesCache.Record(a.disk(path), old)
 		a.sum.FilesUnchanged++
 		a.sum.TotalSize += node.Size
 		a.rememberLink(key, node)
@@ -410,7 +482,7 @@ func (a *Archiver) saveFile(ctx context.Context, path string, node *tree.Node, s
 	if node.Error == "" {
 		entry.Size, entry.MTime, entry.CTime = node.Size, node.MTime.UnixNano(), node.CTime.UnixNano()
 		entry.Content = node.Content
-		a.opts.FilesCache.Record(path, entry)
+		a.opts.FilesCache.Record(a.disk(path), entry)
 	}
 	a.rememberLink(key, node)
 	return nil
@@ -435,8 +507,20 @@ func (a *Archiver) allStored(ids []blob.ID) bool {
 // or ctime changed during the read. After Options.Retries attempts the
 // last read is kept, node.Error says why, and a warning is reported.
 func (a *Archiver) readFile(ctx context.Context, path string, node *tree.Node, st *unix.Stat_t) error {
+	if a.opts.LockMbox != nil && isSpool(path) {
+		unlock, err := a.opts.LockMbox(a.disk(path))
+		if err != nil {
+			a.warn(path, fmt.Errorf("read without the mbox lock: %w", err))
+		} else {
+			defer func() {
+				if err := unlock(); err != nil {
+					a.opts.Warn(path, fmt.Errorf("release the mbox lock: %w", err))
+				}
+			}()
+		}
+	}
 	for attempt := 0; ; attempt++ {
-		f, err := openNoFollow(path)
+		f, err := openNoFollow(a.disk(path))
 		if err != nil {
 			return err
 		}
@@ -477,6 +561,90 @@ func (a *Archiver) readFile(ctx context.Context, path string, node *tree.Node, s
 			return nil
 		}
 	}
+}
+
+// errVanished is returned by saveEntry for a Maildir entry that no longer
+// exists: messages move between new/ and cur/ and change their flags
+// while the walk runs, which is not an error.
+var errVanished = errors.New("vanished")
+
+// inMaildir reports whether path is an entry of a Maildir's cur/, new/
+// or tmp/ directory.
+func inMaildir(path string) bool {
+	switch filepath.Base(filepath.Dir(path)) {
+	case "cur", "new", "tmp":
+		return true
+	}
+	return false
+}
+
+// maildirOrder moves cur/ to the end of a Maildir's sorted listing (and
+// leaves other listings alone), so that new/ is walked before it and a
+// message moved from new/ to cur/ during the walk is found in cur/.
+func maildirOrder(names []string) {
+	cur := -1
+	has := 0
+	for i, n := range names {
+		switch n {
+		case "cur":
+			cur = i
+			has++
+		case "new", "tmp":
+			has++
+		}
+	}
+	if has != 3 {
+		return
+	}
+	copy(names[cur:], names[cur+1:])
+	names[len(names)-1] = "cur"
+}
+
+// isSpool reports whether the snapshot path is an mbox spool.
+func isSpool(path string) bool {
+	dir := filepath.Dir(path)
+	return dir == "/var/mail" || dir == "/var/spool/mail"
+}
+
+// renamedMessages lists the entries of a Maildir cur/ directory that have
+// the same unique part (the name before ":2,") as the vanished one and
+// were not in the listing yet.
+func (a *Archiver) renamedMessages(dir, gone string, seen map[string]bool) []string {
+	unique, _, _ := strings.Cut(gone, ":")
+	names, _ := a.listDir(dir)
+	var out []string
+	for _, n := range names {
+		u, _, _ := strings.Cut(n, ":")
+		if u == unique && !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// listDir returns the sorted names in the directory at snapshot path dir.
+func (a *Archiver) listDir(dir string) ([]string, error) {
+	f, err := openDir(a.disk(dir))
+	if err != nil {
+		return nil, err
+	}
+	names, err := f.Readdirnames(-1)
+	f.Close()
+	sort.Strings(names)
+	if err != nil {
+		return names, fmt.Errorf("list directory: %w", err)
+	}
+	return names, nil
+}
+
+func sortedIDs(m map[uint32]bool) []uint32 {
+	out := make([]uint32, 0, len(m))
+	for id := range m {
+		out = append(out, id)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
 }
 
 // openDir opens a directory for listing without touching its atime, so

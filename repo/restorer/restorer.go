@@ -4,24 +4,36 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/godwit-backup/godwit/internal/fsmeta"
 	"github.com/godwit-backup/godwit/repo/blob"
+	"github.com/godwit-backup/godwit/repo/index"
+	"github.com/godwit-backup/godwit/repo/pack"
 	"github.com/godwit-backup/godwit/repo/tree"
 )
 
-// Repository is what a restore needs of a repository.
+// Repository is what a restore needs of a repository. *repo.Repository
+// implements it.
 type Repository interface {
 	LoadTree(ctx context.Context, id blob.ID) (*tree.Tree, error)
-	LoadBlob(ctx context.Context, t blob.Type, id blob.ID) ([]byte, error)
-	BlobSize(id blob.ID) (uint32, bool)
+	// Index locates the content blobs.
+	Index() *index.Index
+	// BlobID returns the keyed id of data: every blob read is checked
+	// against it.
+	BlobID(data []byte) blob.ID
+	// FetchPack downloads what is needed of pack p to read frames and
+	// returns the pack's plaintext. It is called concurrently.
+	FetchPack(ctx context.Context, p *index.Pack, frames []pack.Frame) (io.ReaderAt, error)
 }
 
 // Options configures a restore.
@@ -38,9 +50,18 @@ type Options struct {
 	// fsmeta.OwnerName; nil means the system's user database.
 	Names *fsmeta.Names
 	// Warn is called for every entry that could not be restored
-	// completely. It must not be nil.
+	// completely. It must not be nil. Calls come from several goroutines
+	// but never at the same time, and all of them before Restore returns.
 	Warn func(path string, err error)
+	// Workers is how many packs are downloaded and written at once, and
+	// so the most packs held in memory (each at most the pack size plus
+	// its largest frame). 0 means DefaultWorkers.
+	Workers int
 }
+
+// DefaultWorkers is the number of packs restored at once when
+// Options.Workers is 0.
+const DefaultWorkers = 4
 
 // Summary counts what a restore did.
 type Summary struct {
@@ -52,6 +73,12 @@ type Summary struct {
 	Skipped      uint64 `json:"skipped_complete"`
 	ChownSkipped uint64 `json:"chown_skipped"`
 	Errors       uint64 `json:"errors"`
+	// Packs counts the packs read for file contents; each needed pack is
+	// read once.
+	Packs uint64 `json:"packs"`
+	// PeakPacksHeld is the most packs that were held in memory at once; it
+	// never exceeds Options.Workers.
+	PeakPacksHeld int `json:"peak_packs_held"`
 }
 
 // ErrDiskFull is wrapped by the error a restore stops with when the target
@@ -63,9 +90,21 @@ type restorer struct {
 	opts  Options
 	match *Matcher
 	apply fsmeta.ApplyOptions
+	codec *pack.Codec
 	links map[[2]uint64]string // (device, inode) → first restored path
 	root  string               // the snapshot path the restore starts at
-	sum   Summary
+	dirs  []entry              // directories in creation order, for their metadata
+	plan  plan                 // the contents still to write, by pack
+
+	mu   sync.Mutex // guards sum and serializes opts.Warn
+	sum  Summary
+	held atomic.Int64 // packs in memory now
+}
+
+// entry is one restored node.
+type entry struct {
+	src, target string
+	node        *tree.Node
 }
 
 // Restore rebuilds node (a directory or any other node found at srcPath
@@ -83,12 +122,22 @@ func Restore(ctx context.Context, repo Repository, node *tree.Node, srcPath stri
 	if names == nil {
 		names = fsmeta.NewNames()
 	}
+	if opts.Workers <= 0 {
+		opts.Workers = DefaultWorkers
+	}
+	codec, err := pack.NewCodec()
+	if err != nil {
+		return Summary{}, err
+	}
+	defer codec.Close()
 	r := &restorer{
 		repo:  repo,
 		opts:  opts,
 		match: m,
 		apply: fsmeta.ApplyOptions{Owner: opts.Owner, Names: names, CanChown: fsmeta.CanChown() && opts.Owner != fsmeta.OwnerNone},
+		codec: codec,
 		links: make(map[[2]uint64]string),
+		plan:  newPlan(),
 	}
 	if err := os.MkdirAll(opts.Target, 0o700); err != nil {
 		return r.sum, fmt.Errorf("create target: %w", err)
@@ -103,10 +152,34 @@ func Restore(ctx context.Context, repo Repository, node *tree.Node, srcPath stri
 	} else {
 		err = r.restoreNode(ctx, node, srcPath, filepath.Join(opts.Target, string(node.Name)))
 	}
-	return r.sum, err
+	if err == nil {
+		err = r.restoreContents(ctx)
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		return r.summary(), err
+	}
+	// Bottom-up: every directory after everything below it.
+	for i := len(r.dirs) - 1; i >= 0; i-- {
+		d := r.dirs[i]
+		r.applyMeta(d.src, d.target, d.node)
+	}
+	return r.summary(), nil
 }
 
+func (r *restorer) summary() Summary {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sum
+}
+
+// warn reports one entry that could not be restored completely. It may be
+// called from any goroutine.
 func (r *restorer) warn(path string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.sum.Errors++
 	r.opts.Warn(path, err)
 }
@@ -141,8 +214,9 @@ func (r *restorer) restoreDir(ctx context.Context, id blob.ID, src, target strin
 	return nil
 }
 
-// restoreNode restores one node at target; only errors that must stop the
-// whole restore are returned.
+// restoreNode restores one node at target, leaving the contents of
+// regular files to restoreContents and the metadata of directories to the
+// end; only errors that must stop the whole restore are returned.
 func (r *restorer) restoreNode(ctx context.Context, n *tree.Node, src, target string) error {
 	switch n.Type {
 	case tree.Dir:
@@ -151,12 +225,12 @@ func (r *restorer) restoreNode(ctx context.Context, n *tree.Node, src, target st
 			r.warn(src, err)
 			return nil
 		}
+		r.dirs = append(r.dirs, entry{src: src, target: target, node: n})
 		if n.Subtree != nil {
 			if err := r.restoreDir(ctx, *n.Subtree, src, target); err != nil {
 				return err
 			}
 		}
-		r.applyMeta(src, target, n)
 		return nil
 	case tree.File:
 		if n.Links > 1 {
@@ -186,9 +260,13 @@ func (r *restorer) restoreNode(ctx context.Context, n *tree.Node, src, target st
 	}
 }
 
+// applyMeta sets ownership, mode, xattrs and times; it may be called from
+// any goroutine.
 func (r *restorer) applyMeta(src, target string, n *tree.Node) {
 	if !r.apply.CanChown {
+		r.mu.Lock()
 		r.sum.ChownSkipped++
+		r.mu.Unlock()
 	}
 	if err := fsmeta.Apply(target, n, r.apply); err != nil {
 		r.warn(src, fmt.Errorf("metadata: %w", err))
@@ -246,6 +324,8 @@ func complete(target string, n *tree.Node) bool {
 
 const blockSize = 4096
 
+// restoreFile creates the file at its full size and plans its contents;
+// a file without contents is finished at once.
 func (r *restorer) restoreFile(ctx context.Context, n *tree.Node, src, target string) error {
 	r.sum.Files++
 	if complete(target, n) {
@@ -256,69 +336,68 @@ func (r *restorer) restoreFile(ctx context.Context, n *tree.Node, src, target st
 		r.warn(src, err)
 		return nil
 	}
-	f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	fd, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		if errors.Is(err, syscall.ENOSPC) {
-			return fmt.Errorf("create %s: %w (free space on the target and run the same restore again: completed files are skipped)", target, ErrDiskFull)
+			return diskFull("create", target)
 		}
 		r.warn(src, err)
 		return nil
 	}
-	var (
-		off    int64
-		failed []error
-	)
-	for _, id := range n.Content {
-		if err := ctx.Err(); err != nil {
-			f.Close()
-			return err
-		}
-		data, err := r.repo.LoadBlob(ctx, blob.DataBlob, id)
-		if err != nil {
-			failed = append(failed, err)
-			size, ok := r.repo.BlobSize(id)
-			if !ok {
-				break // offsets of what follows are unknown
-			}
-			off += int64(size)
-			continue
-		}
-		if err := r.writeAt(f, data, off); err != nil {
-			f.Close()
-			if errors.Is(err, syscall.ENOSPC) {
-				return fmt.Errorf("write %s: %w (free space on the target and run the same restore again: completed files are skipped)", target, ErrDiskFull)
-			}
-			r.warn(src, fmt.Errorf("write: %w", err))
-			return nil
-		}
-		off += int64(len(data))
-		r.sum.Bytes += uint64(len(data))
+	var st unix.Stat_t
+	err = unix.Fstat(int(fd.Fd()), &st)
+	if err == nil {
+		// Holes until the contents are written; a file whose blobs
+		// cannot be read keeps its size.
+		err = fd.Truncate(int64(n.Size))
 	}
-	if err := f.Truncate(int64(n.Size)); err != nil {
-		f.Close()
-		r.warn(src, fmt.Errorf("truncate: %w", err))
+	if err != nil {
+		fd.Close()
+		r.warn(src, err)
 		return nil
 	}
-	if err := f.Close(); err != nil {
+	if err := fd.Close(); err != nil {
 		if errors.Is(err, syscall.ENOSPC) {
-			return fmt.Errorf("close %s: %w", target, ErrDiskFull)
+			return diskFull("close", target)
 		}
 		r.warn(src, err)
 		return nil
 	}
-	r.applyMeta(src, target, n)
-	if len(failed) > 0 {
-		// Leave an mtime that marks the file incomplete, so that a
-		// later restore tries it again.
-		_ = unix.UtimesNanoAt(unix.AT_FDCWD, target, nil, unix.AT_SYMLINK_NOFOLLOW)
-		r.warn(src, fmt.Errorf("content incomplete (%d of %d blobs unreadable, left as holes): %w", len(failed), len(n.Content), errors.Join(failed...)))
+	f := &file{entry: entry{src: src, target: target, node: n}, dev: st.Dev, ino: st.Ino}
+	r.plan.add(r.repo.Index(), f)
+	if f.pending.Load() == 0 {
+		r.finish(f)
 	}
 	return nil
 }
 
+func diskFull(op, target string) error {
+	return fmt.Errorf("%s %s: %w (free space on the target and run the same restore again: completed files are skipped)", op, target, ErrDiskFull)
+}
+
+// finish sets the metadata of a file whose contents are all written or
+// failed; the mtime it sets last marks the file complete, so an
+// incomplete file gets the current time instead.
+func (r *restorer) finish(f *file) {
+	f.mu.Lock()
+	writeErr, failed, nfailed := f.writeErr, f.failed, f.nfailed
+	f.mu.Unlock()
+	if writeErr != nil {
+		r.warn(f.src, fmt.Errorf("write: %w", writeErr))
+		return
+	}
+	r.applyMeta(f.src, f.target, f.node)
+	if nfailed > 0 {
+		// Leave an mtime that marks the file incomplete, so that a
+		// later restore tries it again.
+		_ = unix.UtimesNanoAt(unix.AT_FDCWD, f.target, nil, unix.AT_SYMLINK_NOFOLLOW)
+		r.warn(f.src, fmt.Errorf("content incomplete (%d of %d blobs unreadable, left as holes): %w", nfailed, len(f.node.Content), errors.Join(failed...)))
+	}
+}
+
 // writeAt writes data at off, skipping whole zero blocks when sparse.
-func (r *restorer) writeAt(f *os.File, data []byte, off int64) error {
-	if !r.opts.Sparse {
+func writeAt(f *os.File, data []byte, off int64, sparse bool) error {
+	if !sparse {
 		_, err := f.WriteAt(data, off)
 		return err
 	}
