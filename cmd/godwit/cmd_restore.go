@@ -13,12 +13,13 @@ import (
 
 func newRestoreCommand(e *env) *cobra.Command {
 	var (
-		ff       filterFlags
-		target   string
-		includes []string
-		excludes []string
-		owner    string
-		sparse   bool
+		ff        filterFlags
+		target    string
+		includes  []string
+		excludes  []string
+		owner     string
+		sparse    bool
+		namesFrom string
 	)
 	cmd := &cobra.Command{
 		Use:   "restore SNAPSHOT[:PATH] --target DIR",
@@ -74,7 +75,12 @@ skipped. Needs an owner credential.`,
 			if err != nil {
 				return fmt.Errorf("snapshot %s: %w", sn.ID.Short(), err)
 			}
+			names, err := namesUnder(namesFrom, e.now())
+			if err != nil {
+				return err
+			}
 			sum, err := restorer.Restore(ctx, r, node, src, restorer.Options{
+				Names:   names,
 				Target:  target,
 				Include: includes,
 				Exclude: excludes,
@@ -114,6 +120,7 @@ skipped. Needs an owner credential.`,
 	f.StringArrayVar(&includes, "include", nil, "restore only paths matching `PATTERN` (glob; repeatable)")
 	f.StringArrayVar(&excludes, "exclude", nil, "do not restore paths matching `PATTERN` (glob; repeatable)")
 	f.StringVar(&owner, "owner", "numeric", "ownership: numeric, name or none")
+	f.StringVar(&namesFrom, "names-from", "", "with --owner name, look users and groups up in `DIR`/etc/passwd and DIR/etc/group (restoring into a mounted system)")
 	f.BoolVar(&sparse, "sparse", false, "leave holes where files have runs of zero blocks")
 	return cmd
 }

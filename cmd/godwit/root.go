@@ -38,6 +38,8 @@ can hold a write key that adds backups but cannot read them.
 		newRepairCommand(e),
 		newKeyCommand(e),
 		newCatCommand(e),
+		newMigrateCommand(e),
+		newMailCommand(e),
 		newVersionCommand(e),
 	)
 	root.CompletionOptions.DisableDefaultCmd = true

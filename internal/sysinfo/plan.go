@@ -106,6 +106,10 @@ const (
 // Conflict; anything else is created with the snapshot's ids.
 //
 // MakePlan does not modify its arguments.
+// accountExcludes keeps a restore from overwriting the accounts the plan
+// created: the new machine's own passwd, group and shadow files stay.
+const accountExcludes = "--exclude /etc/passwd --exclude /etc/group --exclude /etc/shadow --exclude /etc/gshadow --exclude '/etc/*-'"
+
 func MakePlan(snap, target *Manifest) *Plan {
 	p := &Plan{}
 	p.planAccounts(snap, target)
@@ -381,7 +385,7 @@ func (p *Plan) steps(snap *Manifest) []string {
 	if len(p.Conflicts) > 0 {
 		owner = "name"
 	}
-	add("Restore the snapshot: godwit restore SNAPSHOT --target / --owner %s", owner)
+	add("Restore the snapshot, without the account files the steps above already made right: godwit restore SNAPSHOT --target / --owner %s %s", owner, accountExcludes)
 	if orphans := orphanIDs(snap); orphans != "" {
 		add("Files owned by %s have no account in the snapshot; they are restored with their numeric ids", orphans)
 	}
