@@ -154,3 +154,46 @@ func LoadAll(ctx context.Context, be Backend, h Handle) ([]byte, error) {
 	})
 	return data, err
 }
+
+// Path returns the slash-separated path of the object inside the
+// repository, the same on every backend: "config", "keys/<name>",
+// "data/<first two characters>/<name>", "index/<name>", ... h must be
+// valid.
+func Path(h Handle) string {
+	switch h.Type {
+	case ConfigFile:
+		return string(ConfigFile)
+	case PackFile:
+		return string(h.Type) + "/" + h.Name[:2] + "/" + h.Name
+	default:
+		return string(h.Type) + "/" + h.Name
+	}
+}
+
+// CheckLoad validates Load's arguments the way every backend must: a
+// valid handle, a live context and a non-negative range. It returns the
+// object's path for error messages.
+func CheckLoad(ctx context.Context, h Handle, length int, offset int64) (string, error) {
+	if err := h.Valid(); err != nil {
+		return "", fmt.Errorf("load: %w", err)
+	}
+	rel := Path(h)
+	if err := ctx.Err(); err != nil {
+		return rel, fmt.Errorf("load %s: %w", rel, err)
+	}
+	if length < 0 || offset < 0 {
+		return rel, fmt.Errorf("load %s: invalid range: offset %d, length %d", rel, offset, length)
+	}
+	return rel, nil
+}
+
+// RepositoryError is the error for a repository that is missing or
+// already present: it reads as one sentence and still matches err
+// (fs.ErrNotExist or fs.ErrExist).
+type RepositoryError struct {
+	Msg string
+	Err error
+}
+
+func (e *RepositoryError) Error() string { return e.Msg }
+func (e *RepositoryError) Unwrap() error { return e.Err }

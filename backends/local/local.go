@@ -27,17 +27,6 @@ type Backend struct {
 
 var _ backends.Backend = (*Backend)(nil)
 
-// repoError is the error for a repository that is missing or already
-// present; it reads as one sentence and still matches fs.ErrNotExist or
-// fs.ErrExist.
-type repoError struct {
-	msg string
-	err error
-}
-
-func (e *repoError) Error() string { return e.msg }
-func (e *repoError) Unwrap() error { return e.err }
-
 // Create makes a new, empty repository directory layout at path, creating
 // path and its parents if needed: keys/, data/00 to data/ff, index/,
 // snapshots/ and locks/, all 0700. An existing directory is used as it is
@@ -54,7 +43,7 @@ func Create(ctx context.Context, path string) (*Backend, error) {
 	_, err = os.Lstat(filepath.Join(abs, string(backends.ConfigFile)))
 	switch {
 	case err == nil:
-		return nil, &repoError{msg: fmt.Sprintf("repository %s already exists", path), err: fs.ErrExist}
+		return nil, &backends.RepositoryError{Msg: fmt.Sprintf("repository %s already exists", path), Err: fs.ErrExist}
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("create repository %s: %w", path, err)
 	}
@@ -95,7 +84,7 @@ func Open(ctx context.Context, path string) (*Backend, error) {
 	}
 	fi, err := os.Stat(filepath.Join(abs, string(backends.ConfigFile)))
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-		return nil, &repoError{msg: fmt.Sprintf("repository %s does not exist", path), err: fs.ErrNotExist}
+		return nil, &backends.RepositoryError{Msg: fmt.Sprintf("repository %s does not exist", path), Err: fs.ErrNotExist}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open repository %s: %w", path, cause(err))
@@ -108,19 +97,6 @@ func Open(ctx context.Context, path string) (*Backend, error) {
 
 // Location returns the absolute path of the repository directory.
 func (b *Backend) Location() string { return b.path }
-
-// relPath returns the slash-separated path of a valid handle inside the
-// repository, as used in error messages.
-func relPath(h backends.Handle) string {
-	switch h.Type {
-	case backends.ConfigFile:
-		return string(backends.ConfigFile)
-	case backends.PackFile:
-		return string(h.Type) + "/" + h.Name[:2] + "/" + h.Name
-	default:
-		return string(h.Type) + "/" + h.Name
-	}
-}
 
 func (b *Backend) filename(rel string) string {
 	return filepath.Join(b.path, filepath.FromSlash(rel))
@@ -137,7 +113,7 @@ func (b *Backend) Save(ctx context.Context, h backends.Handle, data []byte) erro
 	if err := h.Valid(); err != nil {
 		return fmt.Errorf("save: %w", err)
 	}
-	rel := relPath(h)
+	rel := backends.Path(h)
 	if err := b.save(ctx, h, b.filename(rel), data); err != nil {
 		return fmt.Errorf("save %s: %w", rel, cause(err))
 	}
@@ -208,15 +184,9 @@ func (b *Backend) save(ctx context.Context, h backends.Handle, name string, data
 // the bytes that exist and then io.ErrUnexpectedEOF. The file is closed
 // when fn returns. Load returns fn's error unchanged.
 func (b *Backend) Load(ctx context.Context, h backends.Handle, length int, offset int64, fn func(rd io.Reader) error) error {
-	if err := h.Valid(); err != nil {
-		return fmt.Errorf("load: %w", err)
-	}
-	rel := relPath(h)
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("load %s: %w", rel, err)
-	}
-	if length < 0 || offset < 0 {
-		return fmt.Errorf("load %s: invalid range: offset %d, length %d", rel, offset, length)
+	rel, err := backends.CheckLoad(ctx, h, length, offset)
+	if err != nil {
+		return err
 	}
 	f, err := os.Open(b.filename(rel))
 	if err != nil {
@@ -256,7 +226,7 @@ func (b *Backend) Stat(ctx context.Context, h backends.Handle) (backends.FileInf
 	if err := h.Valid(); err != nil {
 		return backends.FileInfo{}, fmt.Errorf("stat: %w", err)
 	}
-	rel := relPath(h)
+	rel := backends.Path(h)
 	if err := ctx.Err(); err != nil {
 		return backends.FileInfo{}, fmt.Errorf("stat %s: %w", rel, err)
 	}
@@ -350,7 +320,7 @@ func (b *Backend) Remove(ctx context.Context, h backends.Handle) error {
 	if err := h.Valid(); err != nil {
 		return fmt.Errorf("remove: %w", err)
 	}
-	rel := relPath(h)
+	rel := backends.Path(h)
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("remove %s: %w", rel, err)
 	}

@@ -203,19 +203,7 @@ func (b *Backend) Location() string { return b.location }
 // for callers that size their upload pipeline to it.
 func (b *Backend) Connections() int { return b.cfg.Connections }
 
-// relPath returns the path of a valid handle inside the repository.
-func relPath(h backends.Handle) string {
-	switch h.Type {
-	case backends.ConfigFile:
-		return string(backends.ConfigFile)
-	case backends.PackFile:
-		return string(h.Type) + "/" + h.Name[:2] + "/" + h.Name
-	default:
-		return string(h.Type) + "/" + h.Name
-	}
-}
-
-func (b *Backend) key(h backends.Handle) string { return b.objectKey(relPath(h)) }
+func (b *Backend) key(h backends.Handle) string { return b.objectKey(backends.Path(h)) }
 
 func (b *Backend) objectKey(rel string) string {
 	if b.cfg.Prefix == "" {
@@ -242,7 +230,7 @@ func (b *Backend) Save(ctx context.Context, h backends.Handle, data []byte) erro
 	if err := h.Valid(); err != nil {
 		return fmt.Errorf("save: %w", err)
 	}
-	rel := relPath(h)
+	rel := backends.Path(h)
 	if err := b.save(ctx, h, data); err != nil {
 		return fmt.Errorf("save %s: %w", rel, err)
 	}
@@ -322,15 +310,9 @@ func (b *Backend) checkAbsent(ctx context.Context, key string) error {
 // closed when fn returns; Load returns fn's error unchanged. A missing
 // object wraps fs.ErrNotExist and fn is not called.
 func (b *Backend) Load(ctx context.Context, h backends.Handle, length int, offset int64, fn func(rd io.Reader) error) error {
-	if err := h.Valid(); err != nil {
-		return fmt.Errorf("load: %w", err)
-	}
-	rel := relPath(h)
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("load %s: %w", rel, err)
-	}
-	if length < 0 || offset < 0 {
-		return fmt.Errorf("load %s: invalid range: offset %d, length %d", rel, offset, length)
+	rel, err := backends.CheckLoad(ctx, h, length, offset)
+	if err != nil {
+		return err
 	}
 	key := b.key(h)
 	in := &s3.GetObjectInput{Bucket: &b.cfg.Bucket, Key: &key}
@@ -406,7 +388,7 @@ func (b *Backend) Stat(ctx context.Context, h backends.Handle) (backends.FileInf
 	if err := h.Valid(); err != nil {
 		return backends.FileInfo{}, fmt.Errorf("stat: %w", err)
 	}
-	rel := relPath(h)
+	rel := backends.Path(h)
 	out, err := b.head(ctx, h)
 	if err != nil {
 		return backends.FileInfo{}, fmt.Errorf("stat %s: %w", rel, err)
@@ -504,7 +486,7 @@ func (b *Backend) Remove(ctx context.Context, h backends.Handle) error {
 	if err := h.Valid(); err != nil {
 		return fmt.Errorf("remove: %w", err)
 	}
-	rel := relPath(h)
+	rel := backends.Path(h)
 	out, err := b.head(ctx, h)
 	if err != nil {
 		return fmt.Errorf("remove %s: %w", rel, err)

@@ -49,17 +49,6 @@ type Backend struct {
 
 var _ backends.Backend = (*Backend)(nil)
 
-// repoError is the error for a repository that is missing or already
-// present; it reads as one sentence and still matches fs.ErrNotExist or
-// fs.ErrExist.
-type repoError struct {
-	msg string
-	err error
-}
-
-func (e *repoError) Error() string { return e.msg }
-func (e *repoError) Unwrap() error { return e.err }
-
 func newBackend(ctx context.Context, cfg Config) (*Backend, error) {
 	if err := cfg.check(); err != nil && len(cfg.Command) == 0 {
 		return nil, fmt.Errorf("sftp location %s: %w", cfg.Location(), err)
@@ -105,7 +94,7 @@ func (b *Backend) create(ctx context.Context) error {
 	})
 	switch {
 	case err == nil:
-		return &repoError{msg: fmt.Sprintf("repository %s already exists", b.loc), err: fs.ErrExist}
+		return &backends.RepositoryError{Msg: fmt.Sprintf("repository %s already exists", b.loc), Err: fs.ErrExist}
 	case !errors.Is(err, fs.ErrNotExist):
 		return b.explain("create repository "+b.loc, err)
 	}
@@ -165,7 +154,7 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 		return err
 	})
 	if errors.Is(err, fs.ErrNotExist) {
-		err = &repoError{msg: fmt.Sprintf("repository %s does not exist", b.loc), err: fs.ErrNotExist}
+		err = &backends.RepositoryError{Msg: fmt.Sprintf("repository %s does not exist", b.loc), Err: fs.ErrNotExist}
 	} else if err != nil {
 		err = b.explain("open repository "+b.loc, err)
 	}
@@ -271,19 +260,6 @@ func (b *Backend) acquire(ctx context.Context) error {
 
 func (b *Backend) release() { <-b.sem }
 
-// relPath returns the slash-separated path of a valid handle inside the
-// repository, as used in error messages.
-func relPath(h backends.Handle) string {
-	switch h.Type {
-	case backends.ConfigFile:
-		return string(backends.ConfigFile)
-	case backends.PackFile:
-		return string(h.Type) + "/" + h.Name[:2] + "/" + h.Name
-	default:
-		return string(h.Type) + "/" + h.Name
-	}
-}
-
 func (b *Backend) filename(rel string) string { return path.Join(b.cfg.Path, rel) }
 
 // Save stores data under h atomically; see backends.Backend. Saving over
@@ -297,7 +273,7 @@ func (b *Backend) Save(ctx context.Context, h backends.Handle, data []byte) erro
 	if err := h.Valid(); err != nil {
 		return fmt.Errorf("save: %w", err)
 	}
-	rel := relPath(h)
+	rel := backends.Path(h)
 	if err := b.acquire(ctx); err != nil {
 		return fmt.Errorf("save %s: %w", rel, err)
 	}
@@ -452,7 +428,7 @@ func (b *Backend) Load(ctx context.Context, h backends.Handle, length int, offse
 	if err := h.Valid(); err != nil {
 		return fmt.Errorf("load: %w", err)
 	}
-	rel := relPath(h)
+	rel := backends.Path(h)
 	if length < 0 || offset < 0 {
 		return fmt.Errorf("load %s: invalid range: offset %d, length %d", rel, offset, length)
 	}
@@ -530,7 +506,7 @@ func (b *Backend) Stat(ctx context.Context, h backends.Handle) (backends.FileInf
 	if err := h.Valid(); err != nil {
 		return backends.FileInfo{}, fmt.Errorf("stat: %w", err)
 	}
-	rel := relPath(h)
+	rel := backends.Path(h)
 	fi, err := b.stat(ctx, rel)
 	if err != nil {
 		return backends.FileInfo{}, b.explain("stat "+rel, err)
@@ -653,7 +629,7 @@ func (b *Backend) Remove(ctx context.Context, h backends.Handle) error {
 	if err := h.Valid(); err != nil {
 		return fmt.Errorf("remove: %w", err)
 	}
-	rel := relPath(h)
+	rel := backends.Path(h)
 	if err := b.acquire(ctx); err != nil {
 		return fmt.Errorf("remove %s: %w", rel, err)
 	}
