@@ -127,6 +127,22 @@ func (cf *credentialFlags) credential(e *env) (crypto.Credential, error) {
 	return crypto.PassphraseCredential(pass, e.scryptWorkFactor())
 }
 
+// openExclusive opens the repository with an owner credential and takes
+// the exclusive lock. done releases both.
+func (e *env) openExclusive(cmd *cobra.Command, what string) (r *repo.Repository, done func(), err error) {
+	r, err = e.openOwnerRepo(cmd, what)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx := cmd.Context()
+	lk, err := r.Lock(ctx, true, e.now)
+	if err != nil {
+		closeRepo(r)
+		return nil, nil, err
+	}
+	return r, func() { lk.Release(ctx); closeRepo(r) }, nil
+}
+
 func (e *env) openOwnerRepo(cmd *cobra.Command, what string) (*repo.Repository, error) {
 	r, err := e.openRepo(cmd.Context())
 	if err != nil {
@@ -175,20 +191,15 @@ func newKeyRemoveCommand(e *env) *cobra.Command {
 		Args:  exactArgs(1, "one key id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			r, err := e.openOwnerRepo(cmd, "key remove")
+			r, done, err := e.openExclusive(cmd, "key remove")
 			if err != nil {
 				return err
 			}
-			defer closeRepo(r)
+			defer done()
 			name, err := r.ResolveKeyName(ctx, args[0])
 			if err != nil {
 				return err
 			}
-			lk, err := r.Lock(ctx, true, e.now)
-			if err != nil {
-				return err
-			}
-			defer lk.Release(ctx)
 			if err := r.RemoveKey(ctx, name); err != nil {
 				return err
 			}
@@ -207,21 +218,16 @@ func newKeyPasswdCommand(e *env) *cobra.Command {
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			r, err := e.openOwnerRepo(cmd, "key passwd")
+			r, done, err := e.openExclusive(cmd, "key passwd")
 			if err != nil {
 				return err
 			}
-			defer closeRepo(r)
+			defer done()
 			c, err := cf.credential(e)
 			if err != nil {
 				return err
 			}
 			old, info := r.CurrentKey()
-			lk, err := r.Lock(ctx, true, e.now)
-			if err != nil {
-				return err
-			}
-			defer lk.Release(ctx)
 			info.Created = e.now()
 			name, _, err := r.AddKey(ctx, c, info)
 			if err != nil {

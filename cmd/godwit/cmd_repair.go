@@ -26,16 +26,11 @@ Both need an owner credential and take the exclusive lock.`,
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			r, err := e.openOwnerRepo(cmd, "repair index")
+			r, done, err := e.openExclusive(cmd, "repair index")
 			if err != nil {
 				return err
 			}
-			defer closeRepo(r)
-			lk, err := r.Lock(ctx, true, e.now)
-			if err != nil {
-				return err
-			}
-			defer lk.Release(ctx)
+			defer done()
 			res, err := repair.RebuildIndex(ctx, r, logf)
 			if err != nil {
 				return err
@@ -61,16 +56,11 @@ replaces the original. --dry-run lists what would be dropped.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			r, err := e.openOwnerRepo(cmd, "repair snapshots")
+			r, done, err := e.openExclusive(cmd, "repair snapshots")
 			if err != nil {
 				return err
 			}
-			defer closeRepo(r)
-			lk, err := r.Lock(ctx, true, e.now)
-			if err != nil {
-				return err
-			}
-			defer lk.Release(ctx)
+			defer done()
 			if err := r.LoadIndex(ctx); err != nil {
 				return fmt.Errorf("%w (run godwit repair index first)", err)
 			}
