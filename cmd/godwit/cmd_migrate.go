@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/godwit-backup/godwit/internal/sysinfo"
+	"github.com/godwit-backup/godwit/repo"
 	"github.com/godwit-backup/godwit/repo/blob"
 	"github.com/godwit-backup/godwit/repo/snapshot"
 )
@@ -75,16 +76,9 @@ func (e *env) loadMigration(ctx context.Context, ref string, mf *migrateFlags) (
 	if err != nil {
 		return nil, err
 	}
-	if sn.Manifest == nil {
-		return nil, fmt.Errorf("snapshot %s has no system manifest: a snapshot gets one when it includes /etc, or with godwit backup --manifest or --preset mailserver", sn.ID.Short())
-	}
-	data, err := r.LoadBlob(ctx, blob.DataBlob, *sn.Manifest)
+	snapM, err := loadManifest(ctx, r, sn)
 	if err != nil {
-		return nil, fmt.Errorf("snapshot %s: manifest: %w", sn.ID.Short(), err)
-	}
-	snapM, err := sysinfo.Unmarshal(data)
-	if err != nil {
-		return nil, fmt.Errorf("snapshot %s: %w", sn.ID.Short(), err)
+		return nil, err
 	}
 	target, err := sysinfo.Collect(root, e.now())
 	if err != nil {
@@ -322,4 +316,20 @@ func shellWord(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// loadManifest reads a snapshot's system manifest. Needs owner keys.
+func loadManifest(ctx context.Context, r *repo.Repository, sn *snapshot.Snapshot) (*sysinfo.Manifest, error) {
+	if sn.Manifest == nil {
+		return nil, fmt.Errorf("snapshot %s has no system manifest: a snapshot gets one when it includes /etc, or with godwit backup --manifest or --preset mailserver", sn.ID.Short())
+	}
+	data, err := r.LoadBlob(ctx, blob.DataBlob, *sn.Manifest)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: manifest: %w", sn.ID.Short(), err)
+	}
+	m, err := sysinfo.Unmarshal(data)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", sn.ID.Short(), err)
+	}
+	return m, nil
 }

@@ -79,13 +79,22 @@ skipped. Needs an owner credential.`,
 			if err != nil {
 				return err
 			}
+			var sourceNames *fsmeta.Names
+			if om == fsmeta.OwnerName && sn.Manifest != nil {
+				if m, err := loadManifest(ctx, r, sn); err != nil {
+					e.warn("%v: ids in ACLs are not mapped by name\n", err)
+				} else {
+					sourceNames = fsmeta.NewNames(fsmeta.WithLookup(manifestNames{m}))
+				}
+			}
 			sum, err := restorer.Restore(ctx, r, node, src, restorer.Options{
-				Names:   names,
-				Target:  target,
-				Include: includes,
-				Exclude: excludes,
-				Owner:   om,
-				Sparse:  sparse,
+				Names:       names,
+				SourceNames: sourceNames,
+				Target:      target,
+				Include:     includes,
+				Exclude:     excludes,
+				Owner:       om,
+				Sparse:      sparse,
 				Warn: func(p string, err error) {
 					e.warn("%s: %v\n", quotePath(p), err)
 				},

@@ -8,7 +8,11 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/godwit-backup/godwit/internal/fsmeta"
 	"github.com/godwit-backup/godwit/internal/sysinfo"
+	"github.com/godwit-backup/godwit/internal/testutil"
 )
 
 // deadServer makes the disk of a mail server, as mounted from a rescue
@@ -83,4 +87,50 @@ func TestBackupOfAMountedSystemRecordsItsOwnPathsAndManifest(t *testing.T) {
 	wk := filepath.Join(c.dir, "wk")
 	c.owner("key", "write-key", "-o", wk).must(t, 0)
 	c.run("--repo", c.repo, "-i", wk, "cat", "blob", snaps[0].Manifest).must(t, exitError)
+}
+
+// TestRestoreOwnerNameMapsACLEntriesThroughTheManifest backs up a mounted
+// system whose ACL grants webapp (uid 4242 there) access, and restores it
+// into another system where webapp is uid 6000: the ACL entry follows the
+// name, not the number.
+func TestRestoreOwnerNameMapsACLEntriesThroughTheManifest(t *testing.T) {
+	testutil.RequireRoot(t)
+	c := newCLI(t)
+	old := filepath.Join(c.dir, "old")
+	writeFile(t, filepath.Join(old, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/bash\nwebapp:x:4242:4242::/srv:/usr/sbin/nologin\n"))
+	writeFile(t, filepath.Join(old, "etc/group"), []byte("root:x:0:\nwebapp:x:4242:\n"))
+	data := filepath.Join(old, "srv/data.db")
+	writeFile(t, data, []byte("rows\n"))
+	acl := fsmeta.ACL{
+		{Tag: fsmeta.ACLUserObj, Perm: 6, ID: fsmeta.ACLUndefinedID},
+		{Tag: fsmeta.ACLUser, Perm: 6, ID: 4242},
+		{Tag: fsmeta.ACLGroupObj, Perm: 4, ID: fsmeta.ACLUndefinedID},
+		{Tag: fsmeta.ACLGroup, Perm: 4, ID: 4242},
+		{Tag: fsmeta.ACLMask, Perm: 6, ID: fsmeta.ACLUndefinedID},
+		{Tag: fsmeta.ACLOther, Perm: 0, ID: fsmeta.ACLUndefinedID},
+	}
+	if err := unix.Setxattr(data, fsmeta.XattrACLAccess, acl.Marshal(), 0); err != nil {
+		t.Fatal(err)
+	}
+	newRoot := filepath.Join(c.dir, "new")
+	writeFile(t, filepath.Join(newRoot, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/bash\nwebapp:x:6000:6001::/srv:/usr/sbin/nologin\n"))
+	writeFile(t, filepath.Join(newRoot, "etc/group"), []byte("root:x:0:\nwebapp:x:6001:\n"))
+
+	c.init()
+	c.owner("backup", "--root", old, "--manifest", "/srv").must(t, 0)
+	c.owner("restore", "latest:/srv", "--target", filepath.Join(newRoot, "srv"), "--owner", "name", "--names-from", newRoot).must(t, 0)
+	buf := make([]byte, 256)
+	n, err := unix.Getxattr(filepath.Join(newRoot, "srv/data.db"), fsmeta.XattrACLAccess, buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := fsmeta.ParseACL(buf[:n])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range got {
+		if e.Tag == fsmeta.ACLUser && e.ID != 6000 || e.Tag == fsmeta.ACLGroup && e.ID != 6001 {
+			t.Errorf("ACL entry %+v: want webapp's ids on the new system (6000/6001)", e)
+		}
+	}
 }

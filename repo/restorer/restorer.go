@@ -49,6 +49,10 @@ type Options struct {
 	// Names maps user and group names to ids on this machine for
 	// fsmeta.OwnerName; nil means the system's user database.
 	Names *fsmeta.Names
+	// SourceNames gives the names ids had on the backed-up machine (from
+	// the snapshot's manifest), so that OwnerName also maps the users and
+	// groups named in POSIX ACLs; nil maps only each file's own owner.
+	SourceNames *fsmeta.Names
 	// Warn is called for every entry that could not be restored
 	// completely. It must not be nil. Calls come from several goroutines
 	// but never at the same time, and all of them before Restore returns.
@@ -134,7 +138,7 @@ func Restore(ctx context.Context, repo Repository, node *tree.Node, srcPath stri
 		repo:  repo,
 		opts:  opts,
 		match: m,
-		apply: fsmeta.ApplyOptions{Owner: opts.Owner, Names: names, CanChown: fsmeta.CanChown() && opts.Owner != fsmeta.OwnerNone},
+		apply: fsmeta.ApplyOptions{Owner: opts.Owner, Names: names, SourceNames: opts.SourceNames, CanChown: fsmeta.CanChown() && opts.Owner != fsmeta.OwnerNone},
 		codec: codec,
 		links: make(map[[2]uint64]string),
 		plan:  newPlan(),
