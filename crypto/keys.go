@@ -237,11 +237,13 @@ func newOwnerKeys(repoID string, d, m *keyPair, blobIDKey [32]byte, polynomial u
 
 func checkRepoID(id string) error {
 	if id == "" || len(id) > 128 {
-		return fmt.Errorf("invalid repository id %q: want 1 to 128 characters", id)
+		return fmt.Errorf("invalid repository id of %d characters: want 1 to 128", len(id))
 	}
 	for _, c := range id {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return fmt.Errorf("invalid repository id %q: only letters, digits, '-' and '_' are allowed", id)
+			// The value is not quoted: it comes from decrypted key
+			// material and must not end up in logs.
+			return fmt.Errorf("invalid repository id: only letters, digits, '-' and '_' are allowed")
 		}
 	}
 	return nil

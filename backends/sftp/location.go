@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"path"
 	"strconv"
@@ -161,8 +162,12 @@ func (cfg *Config) check() error {
 
 // validHost reports whether h can be a host name, an IP address or an
 // ssh_config Host alias that Location can write back into a URL: letters,
-// digits, '.', '-', '_', and ':' for IPv6 addresses.
+// digits, '.', '-', '_', or an IPv6 address (the only hosts with ':').
 func validHost(h string) bool {
+	if strings.Contains(h, ":") {
+		a, err := netip.ParseAddr(h)
+		return err == nil && a.Is6()
+	}
 	for _, c := range h {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_' || c == ':') {
 			return false
