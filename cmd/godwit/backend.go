@@ -130,6 +130,19 @@ func (e *env) openBackend(ctx context.Context, create bool) (backends.Backend, e
 	return be, nil
 }
 
+// restoreWorkers is how many packs a restore fetches at once: the
+// connection count for a remote repository, 2 for a local one (the disk
+// is the limit, and each worker holds a pack in memory).
+func (e *env) restoreWorkers() int {
+	switch {
+	case e.backend.connections > 0:
+		return e.backend.connections
+	case e.remote:
+		return defaultConnections
+	}
+	return 2
+}
+
 func (e *env) openError(err error) error {
 	if backends.IsNotExist(err) {
 		return fmt.Errorf("%w: %v", errNoRepository, err)

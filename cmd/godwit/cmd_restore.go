@@ -88,6 +88,7 @@ skipped. Needs an owner credential.`,
 				}
 			}
 			sum, err := restorer.Restore(ctx, r, node, src, restorer.Options{
+				Workers:     e.restoreWorkers(),
 				Names:       names,
 				SourceNames: sourceNames,
 				Target:      target,

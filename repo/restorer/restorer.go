@@ -65,7 +65,7 @@ type Options struct {
 
 // DefaultWorkers is the number of packs restored at once when
 // Options.Workers is 0.
-const DefaultWorkers = 4
+const DefaultWorkers = 2
 
 // Summary counts what a restore did.
 type Summary struct {
