@@ -6,6 +6,7 @@ package index
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -34,8 +35,7 @@ type Location struct {
 	Length uint32
 }
 
-// entry is the in-memory record of one blob: 32 bytes of id as map key
-// plus 16 bytes here.
+// entry is the in-memory record of one blob's location.
 type entry struct {
 	pack   uint32 // index into Index.packs
 	frame  uint32
@@ -43,17 +43,78 @@ type entry struct {
 	length uint32
 }
 
+// sortedEntry is one blob in the compact part of the index: 48 bytes.
+type sortedEntry struct {
+	id blob.ID
+	entry
+}
+
+// recentMin is the least number of recently added blobs kept in a map
+// before they are merged into the sorted slice.
+const recentMin = 4096
+
 // Index is the in-memory index. It is safe for concurrent use.
+//
+// Blobs live in a slice sorted by id, 48 bytes each, searched by binary
+// search; blobs added since the last merge wait in a small map, which is
+// merged into the slice when it grows past an eighth of it.
 type Index struct {
-	mu    sync.RWMutex
-	packs []*Pack
-	byID  map[blob.ID]uint32 // pack id → index into packs
-	blobs map[blob.ID]entry
+	mu     sync.RWMutex
+	packs  []*Pack
+	byID   map[blob.ID]uint32 // pack id → index into packs
+	sorted []sortedEntry
+	recent map[blob.ID]entry
 }
 
 // New returns an empty index.
 func New() *Index {
-	return &Index{byID: make(map[blob.ID]uint32), blobs: make(map[blob.ID]entry)}
+	return &Index{byID: make(map[blob.ID]uint32), recent: make(map[blob.ID]entry)}
+}
+
+// find returns the entry of id; the caller holds mu.
+func (idx *Index) find(id blob.ID) (entry, bool) {
+	if e, ok := idx.recent[id]; ok {
+		return e, true
+	}
+	i := sort.Search(len(idx.sorted), func(i int) bool { return !idLess(&idx.sorted[i].id, &id) })
+	if i < len(idx.sorted) && idx.sorted[i].id == id {
+		return idx.sorted[i].entry, true
+	}
+	return entry{}, false
+}
+
+// idLess orders ids as byte strings, comparing the first eight bytes as
+// one number first.
+func idLess(a, b *blob.ID) bool {
+	x, y := binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(b[:8])
+	if x != y {
+		return x < y
+	}
+	return bytes.Compare(a[8:], b[8:]) < 0
+}
+
+// merge moves the recent blobs into the sorted slice; the caller holds mu
+// for writing.
+func (idx *Index) merge() {
+	add := make([]sortedEntry, 0, len(idx.recent))
+	for id, e := range idx.recent {
+		add = append(add, sortedEntry{id: id, entry: e})
+	}
+	sort.Slice(add, func(i, j int) bool { return idLess(&add[i].id, &add[j].id) })
+	out := make([]sortedEntry, 0, len(idx.sorted)+len(add))
+	i, j := 0, 0
+	for i < len(idx.sorted) && j < len(add) {
+		if idLess(&idx.sorted[i].id, &add[j].id) {
+			out = append(out, idx.sorted[i])
+			i++
+		} else {
+			out = append(out, add[j])
+			j++
+		}
+	}
+	out = append(append(out, idx.sorted[i:]...), add[j:]...)
+	idx.sorted = out
+	idx.recent = make(map[blob.ID]entry)
 }
 
 // AddPack records a pack and all its blobs. A blob already indexed in
@@ -81,10 +142,13 @@ func (idx *Index) AddPack(p *Pack, entries []pack.Entry) error {
 	idx.packs = append(idx.packs, p)
 	idx.byID[p.ID] = n
 	for _, e := range entries {
-		if _, ok := idx.blobs[e.ID]; ok {
+		if _, ok := idx.find(e.ID); ok {
 			continue
 		}
-		idx.blobs[e.ID] = entry{pack: n, frame: e.Frame, offset: e.Offset, length: e.Length}
+		idx.recent[e.ID] = entry{pack: n, frame: e.Frame, offset: e.Offset, length: e.Length}
+	}
+	if len(idx.recent) > max(recentMin, len(idx.sorted)/8) {
+		idx.merge()
 	}
 	return nil
 }
@@ -92,7 +156,7 @@ func (idx *Index) AddPack(p *Pack, entries []pack.Entry) error {
 // Has reports whether the blob is indexed.
 func (idx *Index) Has(id blob.ID) bool {
 	idx.mu.RLock()
-	_, ok := idx.blobs[id]
+	_, ok := idx.find(id)
 	idx.mu.RUnlock()
 	return ok
 }
@@ -101,7 +165,7 @@ func (idx *Index) Has(id blob.ID) bool {
 func (idx *Index) Lookup(id blob.ID) (Location, bool) {
 	idx.mu.RLock()
 	defer idx.mu.RUnlock()
-	e, ok := idx.blobs[id]
+	e, ok := idx.find(id)
 	if !ok {
 		return Location{}, false
 	}
@@ -131,14 +195,18 @@ func (idx *Index) Packs() []*Pack {
 func (idx *Index) Len() int {
 	idx.mu.RLock()
 	defer idx.mu.RUnlock()
-	return len(idx.blobs)
+	return len(idx.sorted) + len(idx.recent)
 }
 
 // Each calls fn for every blob; fn must not call back into idx.
 func (idx *Index) Each(fn func(id blob.ID, loc Location)) {
 	idx.mu.RLock()
 	defer idx.mu.RUnlock()
-	for id, e := range idx.blobs {
+	for _, se := range idx.sorted {
+		p := idx.packs[se.pack]
+		fn(se.id, Location{Pack: p, Type: p.Type, Frame: p.Frames[se.frame], Offset: se.offset, Length: se.length})
+	}
+	for id, e := range idx.recent {
 		p := idx.packs[e.pack]
 		fn(id, Location{Pack: p, Type: p.Type, Frame: p.Frames[e.frame], Offset: e.offset, Length: e.length})
 	}
