@@ -172,3 +172,11 @@ func TestVersionAndHelpListExitCodes(t *testing.T) {
 		}
 	}
 }
+
+func TestRetriesFlagZeroMeansNoRetries(t *testing.T) {
+	for in, want := range map[int]int{0: -1, -3: -1, 1: 1, 3: 3} {
+		if got := retryOption(in); got != want {
+			t.Errorf("retryOption(%d) = %d, want %d", in, got, want)
+		}
+	}
+}

@@ -125,7 +125,7 @@ user names come from DIR's files.`,
 			opts := archiver.Options{
 				Root:          root,
 				Names:         names,
-				Retries:       max(retries, -1),
+				Retries:       retryOption(retries),
 				Excluder:      ex,
 				ExcludeCaches: excludeCaches,
 				OneFileSystem: oneFS,
@@ -194,4 +194,13 @@ func printBackupSummary(e *env, sn *snapshot.Snapshot) {
 	e.info("read %s of %s; added %s in %d new blobs, %s stored\n",
 		formatBytes(s.BytesRead), formatBytes(s.TotalSize), formatBytes(s.BytesAdded), s.BlobsAdded, formatBytes(s.StoredAdded))
 	e.info("snapshot %s saved in %s\n", sn.ID.Short(), s.End.Sub(s.Start).Round(time.Millisecond))
+}
+
+// retryOption turns --retries N into archiver.Options.Retries, where 0
+// means the default: no retries is -1 there.
+func retryOption(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }

@@ -54,3 +54,17 @@ func TestInMaildirAndSpoolPaths(t *testing.T) {
 		}
 	}
 }
+
+func TestRetriesOptionZeroMeansDefaultNegativeMeansNone(t *testing.T) {
+	for in, want := range map[int]int{0: 3, -1: 0, 5: 5} {
+		a := New(fakePolynomial{}, Options{Retries: in, Warn: func(string, error) {}})
+		if a.opts.Retries != want {
+			t.Errorf("Retries %d became %d, want %d", in, a.opts.Retries, want)
+		}
+	}
+}
+
+// fakePolynomial is enough of a Repository for New.
+type fakePolynomial struct{ Repository }
+
+func (fakePolynomial) Polynomial() uint64 { return 0x3DA3358B4DC173 }
