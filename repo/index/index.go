@@ -43,10 +43,44 @@ type entry struct {
 	length uint32
 }
 
-// sortedEntry is one blob in the compact part of the index: 48 bytes.
+// sortedEntry is one blob in the sorted part of the index: 44 bytes,
+// byte-aligned. loc packs the frame number (10 bits), the offset inside
+// the frame (27 bits) and the length (27 bits), which covers every blob of
+// up to pack.MaxBlobSize in a pack of up to 1024 frames; a blob whose
+// location does not fit stays in the wide map instead.
 type sortedEntry struct {
-	id blob.ID
-	entry
+	id   blob.ID
+	pack [4]byte
+	loc  [8]byte
+}
+
+const (
+	frameBits  = 10
+	offsetBits = 27
+	lengthBits = 27
+)
+
+// compact packs e into a sortedEntry; ok is false when it does not fit.
+func compact(id blob.ID, e entry) (se sortedEntry, ok bool) {
+	if e.frame >= 1<<frameBits || e.offset >= 1<<offsetBits || e.length >= 1<<lengthBits {
+		return sortedEntry{}, false
+	}
+	se.id = id
+	binary.LittleEndian.PutUint32(se.pack[:], e.pack)
+	v := uint64(e.frame)<<(offsetBits+lengthBits) | uint64(e.offset)<<lengthBits | uint64(e.length)
+	binary.LittleEndian.PutUint64(se.loc[:], v)
+	return se, true
+}
+
+// entry unpacks se.
+func (se *sortedEntry) entry() entry {
+	v := binary.LittleEndian.Uint64(se.loc[:])
+	return entry{
+		pack:   binary.LittleEndian.Uint32(se.pack[:]),
+		frame:  uint32(v >> (offsetBits + lengthBits)),
+		offset: uint32(v>>lengthBits) & (1<<offsetBits - 1),
+		length: uint32(v) & (1<<lengthBits - 1),
+	}
 }
 
 // recentMin is the least number of recently added blobs kept in a map
@@ -55,20 +89,22 @@ const recentMin = 4096
 
 // Index is the in-memory index. It is safe for concurrent use.
 //
-// Blobs live in a slice sorted by id, 48 bytes each, searched by binary
+// Blobs live in a slice sorted by id, 44 bytes each, searched by binary
 // search; blobs added since the last merge wait in a small map, which is
-// merged into the slice when it grows past an eighth of it.
+// merged into the slice when it grows past an eighth of it. The rare blob
+// whose location does not fit a sortedEntry lives in the wide map.
 type Index struct {
 	mu     sync.RWMutex
 	packs  []*Pack
 	byID   map[blob.ID]uint32 // pack id → index into packs
 	sorted []sortedEntry
 	recent map[blob.ID]entry
+	wide   map[blob.ID]entry
 }
 
 // New returns an empty index.
 func New() *Index {
-	return &Index{byID: make(map[blob.ID]uint32), recent: make(map[blob.ID]entry)}
+	return &Index{byID: make(map[blob.ID]uint32), recent: make(map[blob.ID]entry), wide: make(map[blob.ID]entry)}
 }
 
 // find returns the entry of id; the caller holds mu.
@@ -78,9 +114,10 @@ func (idx *Index) find(id blob.ID) (entry, bool) {
 	}
 	i := sort.Search(len(idx.sorted), func(i int) bool { return !idLess(&idx.sorted[i].id, &id) })
 	if i < len(idx.sorted) && idx.sorted[i].id == id {
-		return idx.sorted[i].entry, true
+		return idx.sorted[i].entry(), true
 	}
-	return entry{}, false
+	e, ok := idx.wide[id]
+	return e, ok
 }
 
 // idLess orders ids as byte strings, comparing the first eight bytes as
@@ -98,7 +135,11 @@ func idLess(a, b *blob.ID) bool {
 func (idx *Index) merge() {
 	add := make([]sortedEntry, 0, len(idx.recent))
 	for id, e := range idx.recent {
-		add = append(add, sortedEntry{id: id, entry: e})
+		if se, ok := compact(id, e); ok {
+			add = append(add, se)
+		} else {
+			idx.wide[id] = e
+		}
 	}
 	sort.Slice(add, func(i, j int) bool { return idLess(&add[i].id, &add[j].id) })
 	out := make([]sortedEntry, 0, len(idx.sorted)+len(add))
@@ -169,8 +210,13 @@ func (idx *Index) Lookup(id blob.ID) (Location, bool) {
 	if !ok {
 		return Location{}, false
 	}
+	return idx.location(e), true
+}
+
+// location expands an entry; the caller holds mu.
+func (idx *Index) location(e entry) Location {
 	p := idx.packs[e.pack]
-	return Location{Pack: p, Type: p.Type, Frame: p.Frames[e.frame], Offset: e.offset, Length: e.length}, true
+	return Location{Pack: p, Type: p.Type, Frame: p.Frames[e.frame], Offset: e.offset, Length: e.length}
 }
 
 // Pack returns the pack with the given id.
@@ -195,20 +241,20 @@ func (idx *Index) Packs() []*Pack {
 func (idx *Index) Len() int {
 	idx.mu.RLock()
 	defer idx.mu.RUnlock()
-	return len(idx.sorted) + len(idx.recent)
+	return len(idx.sorted) + len(idx.recent) + len(idx.wide)
 }
 
 // Each calls fn for every blob; fn must not call back into idx.
 func (idx *Index) Each(fn func(id blob.ID, loc Location)) {
 	idx.mu.RLock()
 	defer idx.mu.RUnlock()
-	for _, se := range idx.sorted {
-		p := idx.packs[se.pack]
-		fn(se.id, Location{Pack: p, Type: p.Type, Frame: p.Frames[se.frame], Offset: se.offset, Length: se.length})
+	for i := range idx.sorted {
+		fn(idx.sorted[i].id, idx.location(idx.sorted[i].entry()))
 	}
-	for id, e := range idx.recent {
-		p := idx.packs[e.pack]
-		fn(id, Location{Pack: p, Type: p.Type, Frame: p.Frames[e.frame], Offset: e.offset, Length: e.length})
+	for _, m := range []map[blob.ID]entry{idx.recent, idx.wide} {
+		for id, e := range m {
+			fn(id, idx.location(e))
+		}
 	}
 }
 

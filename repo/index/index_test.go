@@ -300,3 +300,60 @@ func TestAddFileRejectsEntriesOutsideFrames(t *testing.T) {
 		})
 	}
 }
+
+// TestLocationsTooWideForTheSortedSliceSurviveAMerge adds blobs whose frame
+// number, offset or length do not fit a sortedEntry, then enough others to
+// force a merge, and checks every location comes back exactly.
+func TestLocationsTooWideForTheSortedSliceSurviveAMerge(t *testing.T) {
+	frames := make([]pack.Frame, 1100)
+	for i := range frames {
+		frames[i] = pack.Frame{Offset: uint64(i), Length: 1, RawLength: pack.MaxFrameSize}
+	}
+	p := &Pack{ID: testID(0xee), Type: blob.DataBlob, Size: 1 << 30, Frames: frames}
+	want := map[blob.ID]pack.Entry{}
+	add := func(n int, frame, offset, length uint32) {
+		var id blob.ID
+		id[0], id[1], id[2] = byte(n>>16), byte(n>>8), byte(n)
+		id[31] = 1
+		want[id] = pack.Entry{Type: blob.DataBlob, ID: id, Frame: frame, Offset: offset, Length: length}
+	}
+	add(1, 1050, 7, 10)             // frame number too wide
+	add(2, 3, 1<<27-10, 10)         // fits: the largest offset
+	add(3, 4, 0, pack.MaxFrameSize) // length too wide
+	add(4, 1023, 1<<27-2, 1)        // fits: the largest frame and offset
+	add(5, 5, 0, 1<<27-1)           // fits: the largest length
+	for n := 6; n < recentMin+100; n++ {
+		add(n, uint32(n%1024), uint32(n), 1)
+	}
+	entries := make([]pack.Entry, 0, len(want))
+	for _, e := range want {
+		entries = append(entries, e)
+	}
+	idx := New()
+	if err := idx.AddPack(p, entries); err != nil {
+		t.Fatal(err)
+	}
+	if len(idx.recent) != 0 || len(idx.wide) != 2 {
+		t.Fatalf("after the merge: %d recent, %d wide blobs, want 0 and 2", len(idx.recent), len(idx.wide))
+	}
+	if idx.Len() != len(want) {
+		t.Fatalf("Len() = %d, want %d", idx.Len(), len(want))
+	}
+	seen := 0
+	idx.Each(func(id blob.ID, loc Location) {
+		seen++
+		e := want[id]
+		if loc.Frame != frames[e.Frame] || loc.Offset != e.Offset || loc.Length != e.Length {
+			t.Errorf("Each: blob %x at frame %v offset %d length %d, want frame %d offset %d length %d", id[:3], loc.Frame, loc.Offset, loc.Length, e.Frame, e.Offset, e.Length)
+		}
+	})
+	if seen != len(want) {
+		t.Errorf("Each visited %d blobs, want %d", seen, len(want))
+	}
+	for id, e := range want {
+		loc, ok := idx.Lookup(id)
+		if !ok || loc.Frame != frames[e.Frame] || loc.Offset != e.Offset || loc.Length != e.Length {
+			t.Fatalf("Lookup(%x) = %+v, %v; want frame %d offset %d length %d", id[:3], loc, ok, e.Frame, e.Offset, e.Length)
+		}
+	}
+}
