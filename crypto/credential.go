@@ -25,7 +25,7 @@ const (
 )
 
 const (
-	defaultWorkFactor = 18 // age's default, about one second
+	defaultWorkFactor = 16 // 64 MiB and about a quarter second; see docs/decisions.md
 	minWorkFactor     = 10
 	// maxWorkFactor is the highest work factor age's scrypt identity accepts
 	// by default; a key object sealed above it could never be opened.
