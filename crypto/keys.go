@@ -389,9 +389,19 @@ func (k *Keys) SealMeta(plaintext []byte) ([]byte, error) {
 	return seal(plaintext, k.EncryptMeta)
 }
 
+// SealedSizeHint returns a size that holds an age file of n plaintext
+// bytes to one of godwit's recipients: the payload nonce, a 16-byte tag per
+// 64 KiB chunk, and room for a header with one hybrid post-quantum stanza
+// (about 1.6 KiB). It is a capacity hint for buffers, not an exact size; a
+// plugin recipient with a larger stanza only costs one regrowth.
+func SealedSizeHint(n int) int {
+	const chunk, tag, nonce, header = 64 << 10, 16, 16, 4 << 10
+	return n + (n/chunk+1)*tag + nonce + header
+}
+
 func seal(plaintext []byte, encrypt func(io.Writer) (io.WriteCloser, error)) ([]byte, error) {
 	var buf bytes.Buffer
-	buf.Grow(len(plaintext) + 512)
+	buf.Grow(SealedSizeHint(len(plaintext)))
 	w, err := encrypt(&buf)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/godwit-backup/godwit/backends"
+	"github.com/godwit-backup/godwit/crypto"
 	"github.com/godwit-backup/godwit/repo/blob"
 	"github.com/godwit-backup/godwit/repo/index"
 	"github.com/godwit-backup/godwit/repo/pack"
@@ -195,14 +197,22 @@ func (s *saver) fail(err error) {
 }
 
 func (s *saver) uploadPack(ctx context.Context, t blob.Type, w *pack.Writer) error {
-	plain, hdr, err := w.Finish()
-	if err != nil {
-		return fmt.Errorf("finish pack: %w", err)
-	}
-	sealed, err := s.r.keys.SealData(plain)
+	// The frames are encrypted as they are written, so the pack's
+	// plaintext is never assembled next to its ciphertext.
+	var buf bytes.Buffer
+	buf.Grow(crypto.SealedSizeHint(w.Size()))
+	enc, err := s.r.keys.EncryptData(&buf)
 	if err != nil {
 		return fmt.Errorf("encrypt pack: %w", err)
 	}
+	hdr, err := w.FinishTo(enc)
+	if err != nil {
+		return fmt.Errorf("finish pack: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return fmt.Errorf("encrypt pack: %w", err)
+	}
+	sealed := buf.Bytes()
 	id := blob.Hash(sealed)
 	h := backends.Handle{Type: backends.PackFile, Name: id.String()}
 	if err := s.r.be.Save(ctx, h, sealed); err != nil {

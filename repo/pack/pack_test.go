@@ -310,6 +310,37 @@ func TestFinishRejectsEmptyPack(t *testing.T) {
 	}
 }
 
+// failAfter accepts n bytes, then fails every write.
+type failAfter struct{ n int }
+
+var errDiskFull = errors.New("disk full")
+
+func (f *failAfter) Write(p []byte) (int, error) {
+	if len(p) > f.n {
+		n := f.n
+		f.n = 0
+		return n, errDiskFull
+	}
+	f.n -= len(p)
+	return len(p), nil
+}
+
+func TestFinishToReturnsTheWriteErrorAndLeavesTheWriterUnusable(t *testing.T) {
+	for _, after := range []int{0, LargeBlobSize / 2, LargeBlobSize + 10} {
+		w := NewWriter(newCodec(t))
+		large := randomBytes(2, LargeBlobSize)
+		if err := w.Add(blob.DataBlob, blob.Hash(large), large); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.FinishTo(&failAfter{n: after}); !errors.Is(err, errDiskFull) {
+			t.Errorf("FinishTo failing after %d bytes = %v, want the write error", after, err)
+		}
+		if _, err := w.FinishTo(io.Discard); err == nil {
+			t.Errorf("FinishTo after a failed FinishTo succeeded")
+		}
+	}
+}
+
 func TestAddCopiesData(t *testing.T) {
 	c := newCodec(t)
 	w := NewWriter(c)

@@ -1,9 +1,11 @@
 package pack
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"runtime"
 
 	"github.com/godwit-backup/godwit/repo/blob"
@@ -154,36 +156,55 @@ func (w *Writer) RawBytes() int64 { return w.rawBytes }
 // exceed MaxHeaderSize. After any call to Finish, successful or not, the
 // Writer is unusable.
 func (w *Writer) Finish() ([]byte, *Header, error) {
+	var buf bytes.Buffer
+	buf.Grow(w.Size())
+	h, err := w.FinishTo(&buf)
+	if err != nil {
+		return nil, nil, err
+	}
+	return buf.Bytes(), h, nil
+}
+
+// FinishTo is like Finish, but writes the pack's plaintext to dst, frame by
+// frame, letting go of each frame once it is written: a pack is never held
+// twice in memory. A write error is returned as is; what reached dst is
+// then incomplete. After any call, the Writer is unusable.
+func (w *Writer) FinishTo(dst io.Writer) (*Header, error) {
 	if w.finished {
-		return nil, nil, errFinished
+		return nil, errFinished
 	}
 	w.finished = true
 	if len(w.h.Blobs) == 0 {
-		return nil, nil, errors.New("pack: finish: no blobs")
+		return nil, errors.New("pack: finish: no blobs")
 	}
 	w.closeOpen()
-	size := 0
+	var offset uint64
 	for _, f := range w.frames {
 		<-f.done
-		size += len(f.stored)
-	}
-	body := make([]byte, 0, size)
-	for _, f := range w.frames {
 		w.h.Frames = append(w.h.Frames, Frame{
-			Offset:     uint64(len(body)),
+			Offset:     offset,
 			Length:     uint32(len(f.stored)),
 			RawLength:  uint32(f.rawLen),
 			Compressed: f.compressed,
 		})
-		body = append(body, f.stored...)
+		offset += uint64(len(f.stored))
 	}
 	hb := w.h.Marshal()
 	if len(hb) > MaxHeaderSize {
-		return nil, nil, fmt.Errorf("pack: finish: header of %d bytes exceeds %d", len(hb), MaxHeaderSize)
+		return nil, fmt.Errorf("pack: finish: header of %d bytes exceeds %d", len(hb), MaxHeaderSize)
 	}
-	b := append(body, hb...)
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(hb)))
+	frames := w.frames
 	h := &Header{Frames: w.h.Frames, Blobs: w.h.Blobs}
 	*w = Writer{finished: true}
-	return b, h, nil
+	for i, f := range frames {
+		if _, err := dst.Write(f.stored); err != nil {
+			return nil, err
+		}
+		frames[i] = nil
+	}
+	hb = binary.LittleEndian.AppendUint32(hb, uint32(len(hb))) // the trailer: the header's length
+	if _, err := dst.Write(hb); err != nil {
+		return nil, err
+	}
+	return h, nil
 }
