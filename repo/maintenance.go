@@ -38,7 +38,16 @@ func (r *Repository) StoredPacks(ctx context.Context) (map[blob.ID]int64, error)
 type IndexFile struct {
 	Name string
 	File *index.File
-	Err  error // set when it could not be read or decoded
+	Err  error // set when it could not be read or decoded; see Damaged
+}
+
+// Damaged reports whether the object was read but is damaged: it fails
+// authentication, does not decode, or is too large to be an index. An Err
+// for which Damaged is false is a failure to read it (the storage failed,
+// or the object vanished after it was listed), which says nothing about
+// the object.
+func (f IndexFile) Damaged() bool {
+	return errors.Is(f.Err, ErrCorrupt) || errors.Is(f.Err, backends.ErrTooLarge)
 }
 
 // IndexFiles reads every index object without adding it to the in-memory
@@ -57,7 +66,7 @@ func (r *Repository) IndexFiles(ctx context.Context) ([]IndexFile, error) {
 		}
 		f, err := index.Unmarshal(plain)
 		if err != nil {
-			err = fmt.Errorf("index/%s: %w", name, err)
+			err = fmt.Errorf("index/%s: %w (%w)", name, err, ErrCorrupt)
 		}
 		out = append(out, IndexFile{Name: name, File: f, Err: err})
 	}
@@ -258,7 +267,7 @@ func (r *Repository) FlushPacks(ctx context.Context) ([]index.FilePack, error) {
 		return nil, s.err
 	}
 	out := s.pending
-	s.pending = nil
+	s.pending, s.pendingBlobs = nil, 0
 	return out, nil
 }
 

@@ -15,10 +15,15 @@ import (
 	"github.com/godwit-backup/godwit/repo/pack"
 )
 
-// indexEvery is how many uploaded packs trigger an intermediate index
-// object, so that a backup that dies half-way leaves most of its packs
-// indexed and the next backup deduplicates against them.
-const indexEvery = 32
+// indexEvery and indexEveryBlobs are how many uploaded packs, or blobs in
+// them, trigger an intermediate index object, so that a backup that dies
+// half-way leaves most of its packs indexed and the next backup
+// deduplicates against them. The blob bound keeps index objects, and the
+// memory that waits for them, small when packs hold many small files.
+const (
+	indexEvery      = 32
+	indexEveryBlobs = 50000
+)
 
 // DefaultUploads bounds the packs being encrypted and uploaded at once,
 // and so the memory a backup holds (each pack is buffered whole, about
@@ -41,12 +46,13 @@ func (r *Repository) SetUploads(n int) {
 type saver struct {
 	r *Repository
 
-	mu       sync.Mutex
-	packers  map[blob.Type]*pack.Writer
-	inflight map[blob.ID]struct{}
-	pending  []index.FilePack // uploaded, not yet in an index object
-	err      error            // sticky: the first upload failure
-	noIndex  bool             // FlushPacks is collecting: write no index objects
+	mu           sync.Mutex
+	packers      map[blob.Type]*pack.Writer
+	inflight     map[blob.ID]struct{}
+	pending      []index.FilePack // uploaded, not yet in an index object
+	pendingBlobs int              // blobs in pending
+	err          error            // sticky: the first upload failure
+	noIndex      bool             // FlushPacks is collecting: write no index objects
 
 	slots chan struct{}
 	wg    sync.WaitGroup
@@ -229,9 +235,10 @@ func (s *saver) uploadPack(ctx context.Context, t blob.Type, w *pack.Writer) err
 	s.pending = append(s.pending, index.NewFilePack(p, hdr.Blobs))
 	s.stats.Packs++
 	s.stats.StoredBytes += uint64(len(sealed))
+	s.pendingBlobs += len(hdr.Blobs)
 	var batch []index.FilePack
-	if len(s.pending) >= indexEvery && !s.noIndex {
-		batch, s.pending = s.pending, nil
+	if (len(s.pending) >= indexEvery || s.pendingBlobs >= indexEveryBlobs) && !s.noIndex {
+		batch, s.pending, s.pendingBlobs = s.pending, nil, 0
 	}
 	s.mu.Unlock()
 	if batch != nil {
@@ -260,7 +267,7 @@ func (r *Repository) Flush(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	batch := s.pending
-	s.pending = nil
+	s.pending, s.pendingBlobs = nil, 0
 	s.mu.Unlock()
 	if len(batch) == 0 {
 		return nil

@@ -2,19 +2,35 @@ package archiver
 
 import (
 	"bufio"
-	"encoding/gob"
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+
+	"github.com/zeebo/blake3"
 
 	"github.com/godwit-backup/godwit/repo/blob"
 )
 
-// filesCacheVersion changes when the encoding changes; an old cache is
-// then ignored (it costs one re-read of every file, never wrong data).
-const filesCacheVersion = 1
+// filesCacheMagic starts a files cache file and names its encoding; a file
+// with another start is ignored (it costs one re-read of every file, never
+// wrong data). Version 1 was a gob-encoded map.
+var filesCacheMagic = []byte("godwit files cache 2\n")
+
+// Record kinds in a files cache file.
+const (
+	recEntry = 1
+	recEnd   = 2 // followed by the number of entries; a file without it is cut short
+)
+
+// maxCachedBlobs bounds the blob count of one entry read from a cache
+// file, so a damaged file cannot make Load allocate without limit.
+const maxCachedBlobs = 1 << 20
 
 // CacheEntry is what the files cache remembers about one file.
 type CacheEntry struct {
@@ -26,24 +42,51 @@ type CacheEntry struct {
 	Content []blob.ID
 }
 
-// FilesCache maps absolute paths to the content of the file the last
-// backup found there, so an unchanged file costs one lstat. It holds
-// paths and keyed blob ids, nothing that decrypts anything. It is not
-// safe for concurrent use.
-type FilesCache struct {
-	path string
-	old  map[string]CacheEntry
-	new  map[string]CacheEntry
+// pathKey identifies a path in the cache: the first 16 bytes of its BLAKE3
+// hash. The cache holds no file names, and an entry costs the same
+// whatever the length of its path.
+type pathKey [16]byte
+
+func keyOf(path string) pathKey {
+	sum := blake3.Sum256([]byte(path))
+	return pathKey(sum[:16])
 }
 
-type filesCacheFile struct {
-	Version int
-	Entries map[string]CacheEntry
+// cacheRecord is one entry of a loaded cache: 64 bytes, with its blob ids
+// in the cache's shared arena.
+type cacheRecord struct {
+	key          pathKey
+	dev, ino     uint64
+	size         uint64
+	mtime, ctime int64
+	off, n       uint32 // Content is ids[off : off+n]
+}
+
+// FilesCache maps paths to the content of the file the last backup found
+// there, so an unchanged file costs one lstat. It holds hashes of paths
+// and keyed blob ids, nothing that decrypts anything.
+//
+// Memory stays proportional to the previous backup's file count, at about
+// 64 bytes plus 32 per blob per file: the previous backup's entries are a
+// sorted slice, and the entries of this backup go straight to a temporary
+// file next to the cache, which Save renames into place. Call Discard when
+// the backup fails, to remove that file. A FilesCache is not safe for
+// concurrent use; a nil *FilesCache is an empty cache that records nothing.
+type FilesCache struct {
+	path string
+	old  []cacheRecord // sorted by key
+	ids  []blob.ID
+
+	tmp     *os.File
+	w       *bufio.Writer
+	count   uint64
+	err     error // the first error writing the new cache; Save returns it
+	scratch []byte
 }
 
 // NewFilesCache returns an empty cache that Save writes to path.
 func NewFilesCache(path string) *FilesCache {
-	return &FilesCache{path: path, old: map[string]CacheEntry{}, new: map[string]CacheEntry{}}
+	return &FilesCache{path: path}
 }
 
 // LoadFilesCache reads the cache at path. A missing, unreadable or
@@ -59,39 +102,123 @@ func LoadFilesCache(path string) (*FilesCache, error) {
 		return c, fmt.Errorf("files cache: %w", err)
 	}
 	defer f.Close()
-	var file filesCacheFile
-	if err := gob.NewDecoder(bufio.NewReader(f)).Decode(&file); err != nil {
+	old, ids, err := readFilesCache(bufio.NewReaderSize(f, 1<<16))
+	if err != nil {
 		return c, fmt.Errorf("files cache %s unreadable, files will be re-read: %w", path, err)
 	}
-	if file.Version == filesCacheVersion && file.Entries != nil {
-		c.old = file.Entries
-	}
+	c.old, c.ids = old, ids
 	return c, nil
 }
 
-// Lookup returns the entry the previous backup recorded for path.
+var errOtherVersion = errors.New("other version")
+
+// readFilesCache decodes a cache file. A file of another version gives no
+// entries and no error.
+func readFilesCache(r *bufio.Reader) ([]cacheRecord, []blob.ID, error) {
+	head := make([]byte, len(filesCacheMagic))
+	if _, err := io.ReadFull(r, head); err != nil || !bytes.Equal(head, filesCacheMagic) {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || err == nil {
+			return nil, nil, nil // empty, older or foreign: start afresh
+		}
+		return nil, nil, err
+	}
+	var (
+		recs []cacheRecord
+		ids  []blob.ID
+	)
+	for {
+		kind, err := r.ReadByte()
+		if err != nil {
+			return nil, nil, fmt.Errorf("cut short after %d entries", len(recs))
+		}
+		switch kind {
+		case recEnd:
+			n, err := binary.ReadUvarint(r)
+			if err != nil || n != uint64(len(recs)) {
+				return nil, nil, fmt.Errorf("end record says %d entries, read %d", n, len(recs))
+			}
+			slices.SortFunc(recs, func(a, b cacheRecord) int { return bytes.Compare(a.key[:], b.key[:]) })
+			return recs, ids, nil
+		case recEntry:
+		default:
+			return nil, nil, fmt.Errorf("unknown record kind %d after %d entries", kind, len(recs))
+		}
+		var rec cacheRecord
+		if _, err := io.ReadFull(r, rec.key[:]); err != nil {
+			return nil, nil, fmt.Errorf("entry %d: %w", len(recs), err)
+		}
+		var v [6]uint64
+		for i := range v {
+			if v[i], err = binary.ReadUvarint(r); err != nil {
+				return nil, nil, fmt.Errorf("entry %d: %w", len(recs), err)
+			}
+		}
+		if v[5] > maxCachedBlobs || uint64(len(ids))+v[5] > 1<<32-1 {
+			return nil, nil, fmt.Errorf("entry %d: %d blobs", len(recs), v[5])
+		}
+		rec.dev, rec.ino, rec.size = v[0], v[1], v[2]
+		rec.mtime, rec.ctime = int64(v[3]), int64(v[4])
+		rec.off, rec.n = uint32(len(ids)), uint32(v[5])
+		for range v[5] {
+			var id blob.ID
+			if _, err := io.ReadFull(r, id[:]); err != nil {
+				return nil, nil, fmt.Errorf("entry %d: %w", len(recs), err)
+			}
+			ids = append(ids, id)
+		}
+		recs = append(recs, rec)
+	}
+}
+
+// Lookup returns the entry the previous backup recorded for path. The
+// entry's Content must not be modified.
 func (c *FilesCache) Lookup(path string) (CacheEntry, bool) {
-	if c == nil {
+	if c == nil || len(c.old) == 0 {
 		return CacheEntry{}, false
 	}
-	e, ok := c.old[path]
-	return e, ok
+	k := keyOf(path)
+	i, ok := slices.BinarySearchFunc(c.old, k, func(r cacheRecord, k pathKey) int { return bytes.Compare(r.key[:], k[:]) })
+	if !ok {
+		return CacheEntry{}, false
+	}
+	r := &c.old[i]
+	return CacheEntry{
+		Device: r.dev, Inode: r.ino, Size: r.size, MTime: r.mtime, CTime: r.ctime,
+		Content: c.ids[r.off : r.off+r.n : r.off+r.n],
+	}, true
 }
 
-// Record remembers the entry for this backup.
+// Record remembers the entry for this backup, appending it to the new
+// cache file. A write error is kept for Save to return; it never stops
+// the backup.
 func (c *FilesCache) Record(path string, e CacheEntry) {
-	if c == nil {
+	if c == nil || c.err != nil {
 		return
 	}
-	c.new[path] = e
+	if c.w == nil {
+		if c.err = c.create(); c.err != nil {
+			return
+		}
+	}
+	k := keyOf(path)
+	b := append(c.scratch[:0], recEntry)
+	b = append(b, k[:]...)
+	for _, v := range []uint64{e.Device, e.Inode, e.Size, uint64(e.MTime), uint64(e.CTime), uint64(len(e.Content))} {
+		b = binary.AppendUvarint(b, v)
+	}
+	for _, id := range e.Content {
+		b = append(b, id[:]...)
+	}
+	c.scratch = b
+	if _, err := c.w.Write(b); err != nil {
+		c.err = fmt.Errorf("files cache: %w", err)
+		return
+	}
+	c.count++
 }
 
-// Save writes the entries recorded in this backup, replacing the old
-// cache atomically. Files the backup did not see are dropped.
-func (c *FilesCache) Save() error {
-	if c == nil {
-		return nil
-	}
+// create opens the temporary file the new cache is written to.
+func (c *FilesCache) create() error {
 	if err := os.MkdirAll(filepath.Dir(c.path), 0o700); err != nil {
 		return fmt.Errorf("files cache: %w", err)
 	}
@@ -99,21 +226,57 @@ func (c *FilesCache) Save() error {
 	if err != nil {
 		return fmt.Errorf("files cache: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	w := bufio.NewWriter(tmp)
-	if err := gob.NewEncoder(w).Encode(filesCacheFile{Version: filesCacheVersion, Entries: c.new}); err != nil {
-		tmp.Close()
-		return fmt.Errorf("files cache: %w", err)
-	}
-	if err := w.Flush(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("files cache: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("files cache: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), c.path); err != nil {
+	c.tmp, c.w = tmp, bufio.NewWriterSize(tmp, 1<<16)
+	if _, err := c.w.Write(filesCacheMagic); err != nil {
+		c.Discard()
 		return fmt.Errorf("files cache: %w", err)
 	}
 	return nil
+}
+
+// Save finishes the entries recorded in this backup and replaces the old
+// cache with them atomically; files the backup did not see are dropped.
+// After Save the cache records nothing more.
+func (c *FilesCache) Save() error {
+	if c == nil {
+		return nil
+	}
+	if c.err == nil && c.w == nil {
+		c.err = c.create()
+	}
+	if c.err != nil {
+		c.Discard()
+		return c.err
+	}
+	b := binary.AppendUvarint([]byte{recEnd}, c.count)
+	_, err := c.w.Write(b)
+	if err == nil {
+		err = c.w.Flush()
+	}
+	if err == nil {
+		err = c.tmp.Close()
+	}
+	name := c.tmp.Name()
+	c.tmp, c.w = nil, nil
+	if err == nil {
+		err = os.Rename(name, c.path)
+	}
+	if err != nil {
+		os.Remove(name)
+		c.err = fmt.Errorf("files cache: %w", err)
+		return c.err
+	}
+	c.err = errors.New("files cache: already saved")
+	return nil
+}
+
+// Discard removes the new cache file, keeping the old cache as it is. It
+// is safe to call after Save, and more than once.
+func (c *FilesCache) Discard() {
+	if c == nil || c.tmp == nil {
+		return
+	}
+	c.tmp.Close()
+	os.Remove(c.tmp.Name())
+	c.tmp, c.w = nil, nil
 }

@@ -1,7 +1,8 @@
 package archiver
 
 import (
-	"encoding/gob"
+	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -60,7 +61,7 @@ func TestFilesCacheSaveThenLoadRoundTrips(t *testing.T) {
 
 func TestFilesCacheCorruptFileGivesEmptyCacheAndError(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "files")
-	if err := os.WriteFile(path, []byte("not a gob stream"), 0o600); err != nil {
+	if err := os.WriteFile(path, append(bytes.Clone(filesCacheMagic), "\x07 not a record"...), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	c, err := LoadFilesCache(path)
@@ -84,13 +85,9 @@ func TestFilesCacheCorruptFileGivesEmptyCacheAndError(t *testing.T) {
 
 func TestFilesCacheOfAnotherVersionIsIgnored(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "files")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = gob.NewEncoder(f).Encode(filesCacheFile{Version: filesCacheVersion + 1, Entries: map[string]CacheEntry{"/x": {Size: 1}}})
-	f.Close()
-	if err != nil {
+	// Version 1 was a gob stream; anything without the magic is another
+	// version and starts afresh without a warning.
+	if err := os.WriteFile(path, []byte("\x3f\xff\x81\x03\x01\x01\x0efilesCacheFile"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	c, err := LoadFilesCache(path)
@@ -99,6 +96,79 @@ func TestFilesCacheOfAnotherVersionIsIgnored(t *testing.T) {
 	}
 	if _, ok := c.Lookup("/x"); ok {
 		t.Error("an entry of another cache version was used")
+	}
+}
+
+func TestFilesCacheCutShortIsUnreadable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "files")
+	c := NewFilesCache(path)
+	for i := range 100 {
+		c.Record(fmt.Sprintf("/home/u%d/Maildir/cur/%d", i, i), CacheEntry{Size: uint64(i), Content: []blob.ID{{byte(i)}}})
+	}
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{len(b) - 1, len(b) / 2, len(filesCacheMagic) + 3} {
+		if err := os.WriteFile(path, b[:n], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := LoadFilesCache(path)
+		if err == nil || !strings.Contains(err.Error(), "re-read") {
+			t.Errorf("cache cut to %d of %d bytes: LoadFilesCache = %v, want an unreadable-cache error", n, len(b), err)
+		}
+		if _, ok := c.Lookup("/home/u1/Maildir/cur/1"); ok {
+			t.Errorf("cache cut to %d bytes still answers", n)
+		}
+	}
+}
+
+func TestFilesCacheDiscardKeepsTheOldCache(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "files")
+	c := NewFilesCache(path)
+	c.Record("/etc/passwd", CacheEntry{Size: 1})
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadFilesCache(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Record("/etc/group", CacheEntry{Size: 2})
+	c.Discard()
+	c.Discard()
+	left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".files-*"))
+	if len(left) != 0 {
+		t.Errorf("temporary files left behind: %v", left)
+	}
+	c, err = LoadFilesCache(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.Lookup("/etc/passwd"); !ok {
+		t.Error("Discard lost the old cache")
+	}
+	if _, ok := c.Lookup("/etc/group"); ok {
+		t.Error("a discarded entry was saved")
+	}
+}
+
+func TestFilesCacheHoldsNoFileNames(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "files")
+	c := NewFilesCache(path)
+	c.Record("/home/alice/Maildir/cur/secret-name", CacheEntry{Size: 1})
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(b, []byte("alice")) || bytes.Contains(b, []byte("secret-name")) {
+		t.Errorf("the cache file holds a file name: %q", b)
 	}
 }
 
