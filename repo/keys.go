@@ -16,6 +16,9 @@ type KeyObject struct {
 	Name    string
 	Types   []string
 	Current bool
+	// Intact reports whether the name is the BLAKE3 hash of the object's
+	// bytes; a key object that was damaged, truncated or swapped is not.
+	Intact bool
 	// Info is known only for the key object that unlocked the repository.
 	Info *crypto.KeyInfo
 }
@@ -58,7 +61,7 @@ func (r *Repository) ListKeys(ctx context.Context) ([]KeyObject, error) {
 		if err != nil {
 			types = []string{"unreadable: " + err.Error()}
 		}
-		ko := KeyObject{Name: name, Types: types, Current: name == r.keyName}
+		ko := KeyObject{Name: name, Types: types, Current: name == r.keyName, Intact: blob.Hash(data).String() == name}
 		if ko.Current {
 			info := r.keyInfo
 			ko.Info = &info

@@ -79,7 +79,7 @@ func (r *Repository) checkLocks(ctx context.Context, exclusive bool, own string,
 	host, _ := os.Hostname()
 	var holders []string
 	for _, name := range names {
-		if name == own {
+		if name == own || r.releasedLock(name) {
 			continue
 		}
 		plain, err := r.loadMeta(ctx, backends.LockFile, name)
@@ -87,7 +87,7 @@ func (r *Repository) checkLocks(ctx context.Context, exclusive bool, own string,
 			if backends.IsNotExist(err) {
 				continue // released meanwhile
 			}
-			return fmt.Errorf("read lock %s: %w", name, err)
+			return fmt.Errorf("read lock %s: %w (if it is damaged or forged, godwit unlock removes it)", name, err)
 		}
 		l, err := lock.Unmarshal(plain)
 		if err != nil {
@@ -143,7 +143,9 @@ func (h *HeldLock) Err() error {
 }
 
 // Release stops refreshing and removes the lock object. It may be called
-// more than once.
+// more than once. If the removal fails, the error is returned and the lock
+// object stays until it is stale or removed by unlock, but it no longer
+// blocks locks the same Repository takes.
 func (h *HeldLock) Release(ctx context.Context) error {
 	select {
 	case <-h.stop:
@@ -157,9 +159,25 @@ func (h *HeldLock) Release(ctx context.Context) error {
 	h.mu.Unlock()
 	err := h.r.be.Remove(context.WithoutCancel(ctx), backends.Handle{Type: backends.LockFile, Name: name})
 	if err != nil && !backends.IsNotExist(err) {
+		// The lock object stays until it is stale, but this process
+		// knows it is released: its next Lock must not wait for it.
+		h.r.locksMu.Lock()
+		if h.r.released == nil {
+			h.r.released = make(map[string]bool)
+		}
+		h.r.released[name] = true
+		h.r.locksMu.Unlock()
 		return fmt.Errorf("remove lock: %w", err)
 	}
 	return nil
+}
+
+// releasedLock reports whether name is a lock this repository released
+// but could not remove.
+func (r *Repository) releasedLock(name string) bool {
+	r.locksMu.Lock()
+	defer r.locksMu.Unlock()
+	return r.released[name]
 }
 
 // RemoveLocks deletes stale lock objects, or all of them with all set,

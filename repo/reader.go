@@ -67,6 +67,9 @@ func (r *Repository) LoadBlob(ctx context.Context, t blob.Type, id blob.ID) ([]b
 	}
 	loc, ok := r.idx.Lookup(id)
 	if !ok {
+		if ierr := r.IndexError(); ierr != nil {
+			return nil, &BlobError{Blob: id, Err: fmt.Errorf("not in the part of the index that could be read: %w", ierr)}
+		}
 		return nil, &BlobError{Blob: id, Err: fmt.Errorf("not in the index (the repository is missing data; run godwit check)")}
 	}
 	if loc.Type != t {

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/godwit-backup/godwit/backends"
@@ -41,6 +43,14 @@ type Repository struct {
 
 	saver  *saver
 	reader *blobReader
+
+	// indexErr is what LoadIndex could not read, so that a blob missing
+	// from the index is not reported as lost when its index object was
+	// only unreadable.
+	indexErr atomic.Pointer[error]
+
+	locksMu  sync.Mutex
+	released map[string]bool // locks released but not removed; guarded by locksMu
 }
 
 // InitOptions configures a new repository.
@@ -345,8 +355,16 @@ func (r *Repository) listNames(ctx context.Context, t backends.FileType) ([]stri
 
 // LoadIndex reads every index object into the in-memory index. Index
 // objects that cannot be read are reported in the returned error after
-// the others are loaded.
-func (r *Repository) LoadIndex(ctx context.Context) error {
+// the others are loaded; LoadBlob names that error when it does not find a
+// blob in the index.
+func (r *Repository) LoadIndex(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			r.indexErr.Store(&err)
+		} else {
+			r.indexErr.Store(nil)
+		}
+	}()
 	names, err := r.listNames(ctx, backends.IndexFile)
 	if err != nil {
 		return err
@@ -368,6 +386,16 @@ func (r *Repository) LoadIndex(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// IndexError returns the error of the last LoadIndex if it could not read
+// every index object, or nil: blobs missing from the in-memory index may
+// then be stored all the same.
+func (r *Repository) IndexError() error {
+	if p := r.indexErr.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Polynomial returns the chunker polynomial of the repository.

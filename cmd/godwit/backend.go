@@ -49,6 +49,11 @@ func (e *env) openBackend(ctx context.Context, create bool) (backends.Backend, e
 	if err != nil {
 		return nil, err
 	}
+	return e.openBackendAt(ctx, loc, create)
+}
+
+// openBackendAt is openBackend for the repository at loc.
+func (e *env) openBackendAt(ctx context.Context, loc string, create bool) (backends.Backend, error) {
 	var (
 		be     backends.Backend
 		remote bool

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/godwit-backup/godwit/internal/ui"
 	"github.com/godwit-backup/godwit/repo/archiver"
 	"github.com/godwit-backup/godwit/repo/snapshot"
 )
@@ -28,6 +29,7 @@ func newBackupCommand(e *env) *cobra.Command {
 		manifest      bool
 		mboxLock      bool
 		retries       int
+		pr            *profileRun // set below; the profile, hooks and metrics of this run
 	)
 	cmd := &cobra.Command{
 		Use:   "backup [flags] PATH...",
@@ -146,6 +148,9 @@ user names come from DIR's files.`,
 			if mboxLock {
 				opts.LockMbox = lockMbox
 			}
+			rep := e.startProgress(ctx, "files")
+			defer rep.Stop()
+			opts.Progress, opts.Warn = rep.Progress(), e.warnVia(rep)
 			a := archiver.New(r, opts)
 			sn, err := a.Run(ctx, args)
 			if err != nil {
@@ -155,7 +160,8 @@ user names come from DIR's files.`,
 				}
 				return fmt.Errorf("backup failed, no snapshot written (the next backup reuses what was uploaded): %w", err)
 			}
-			printBackupSummary(e, sn)
+			pr.snapshot = sn
+			printBackupSummary(e, rep, sn)
 			if sn.Incomplete {
 				e.exitCode = exitIncomplete
 				e.warn("snapshot %s is incomplete: %d files could not be read completely (see above)\n", sn.ID.Short(), sn.Summary.Errors)
@@ -173,22 +179,26 @@ user names come from DIR's files.`,
 	f.StringVar(&timeFlag, "time", "", "record `TIME` (\"YYYY-MM-DD hh:mm:ss\", local time) as the snapshot time instead of now")
 	f.StringVar(&root, "root", "", "back up the system whose root is `DIR` (paths are recorded as seen inside it)")
 	f.StringVar(&preset, "preset", "", "back up a preset set of paths: `mailserver`")
+	_ = cmd.RegisterFlagCompletionFunc("preset", cobra.FixedCompletions([]string{"mailserver"}, cobra.ShellCompDirectiveNoFileComp))
 	f.BoolVar(&manifest, "manifest", false, "store the system manifest even when /etc is not backed up")
 	f.BoolVar(&mboxLock, "mbox-lock", false, "take the mbox dotlock (USER.lock) while reading spools in /var/mail")
 	f.IntVar(&retries, "retries", 3, "read a file that changes while it is read up to `N` more times")
 	f.BoolVar(&force, "force", false, "re-read every file instead of trusting the files cache")
+	pr = bindProfile(e, cmd, backupTargets{excludes: &excludes, excludeFiles: &excludeFiles, tags: &tags,
+		excludeCaches: &excludeCaches, oneFS: &oneFS, host: &host, preset: &preset})
 	return cmd
 }
 
-func printBackupSummary(e *env, sn *snapshot.Snapshot) {
+func printBackupSummary(e *env, rep *ui.Reporter, sn *snapshot.Snapshot) {
 	s := sn.Summary
 	if e.json {
-		_ = e.printJSON(map[string]any{
+		_ = rep.Finish(map[string]any{
 			"snapshot": sn.ID.String(), "time": sn.Time, "paths": sn.Paths, "incomplete": sn.Incomplete,
 			"summary": s, "duration_seconds": s.End.Sub(s.Start).Seconds(),
 		})
 		return
 	}
+	rep.Stop()
 	e.info("files: %d new, %d changed, %d unchanged; %d directories, %d other\n",
 		s.FilesNew, s.FilesChanged, s.FilesUnchanged, s.Dirs, s.Others)
 	e.info("read %s of %s; added %s in %d new blobs, %s stored\n",

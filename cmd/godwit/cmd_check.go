@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -50,20 +51,22 @@ data.`,
 			if !r.CanReadData() {
 				e.info("opened with a write key: checking packs, sizes and hashes only\n")
 			}
+			rep := e.startProgress(ctx, "packs")
+			defer rep.Stop()
+			opts.Progress = rep.Progress()
 			var problems []check.Problem
 			sum, err := check.Check(ctx, r, opts, func(p check.Problem) {
 				problems = append(problems, p)
-				if e.json {
-					return
-				}
 				level := "warning"
 				if p.Severe {
 					level = "error"
 				}
-				fmt.Fprintf(e.stderr, "%s: %s: %s\n", level, p.Object, p.What)
+				var text strings.Builder
+				fmt.Fprintf(&text, "%s: %s: %s\n", level, p.Object, p.What)
 				for _, a := range p.Affected {
-					fmt.Fprintf(e.stderr, "    affects %s\n", quotePath(a))
+					fmt.Fprintf(&text, "    affects %s\n", quotePath(a))
 				}
+				rep.Warn(p.Object, errors.New(p.What), text.String())
 			})
 			if err != nil {
 				return err
@@ -72,8 +75,9 @@ data.`,
 				if problems == nil {
 					problems = []check.Problem{}
 				}
-				_ = e.printJSON(map[string]any{"summary": sum, "problems": problems})
+				_ = rep.Finish(map[string]any{"summary": sum, "problems": problems})
 			} else {
+				rep.Stop()
 				what := "structure"
 				if opts.ReadData {
 					what = fmt.Sprintf("structure and the data of %d packs", sum.PacksRead)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/godwit-backup/godwit/backends"
 	"github.com/godwit-backup/godwit/repo/forget"
+	"github.com/godwit-backup/godwit/repo/prune"
 	"github.com/godwit-backup/godwit/repo/snapshot"
 )
 
@@ -133,7 +134,7 @@ credential that can read snapshots.`,
 				}
 				removed++
 			}
-			out["removed"], out["retained"] = removed, retained
+			out.Removed, out.Retained = removed, retained
 			if !e.json {
 				e.info("removed %s\n", plural(removed, "snapshot"))
 			}
@@ -143,7 +144,7 @@ credential that can read snapshots.`,
 				if err != nil {
 					return err
 				}
-				out["prune"] = plan
+				out.Prune = &plan
 				if !e.json {
 					printPrune(e, plan, false)
 				}
@@ -232,28 +233,48 @@ func printForget(e *env, p forget.Policy, groups []forget.Group, remove []*snaps
 	}
 }
 
-func forgetJSON(groups []forget.Group, remove []*snapshot.Snapshot, dryRun bool) map[string]any {
-	type decision struct {
-		ID      string          `json:"id"`
-		Time    time.Time       `json:"time"`
-		Keep    bool            `json:"keep"`
-		Reasons []forget.Reason `json:"reasons"`
-	}
-	type group struct {
-		Key       forget.GroupKey `json:"group"`
-		Decisions []decision      `json:"snapshots"`
-	}
-	gs := []group{}
+// forgetOutput is the --json document of forget (docs/json.md).
+type forgetOutput struct {
+	DryRun bool `json:"dry_run"`
+	// Groups is empty when snapshots were named by id.
+	Groups []forgetGroupJSON `json:"groups"`
+	// Remove lists the snapshots to remove; Removed and Retained count
+	// those that were removed and those under retention that stay (both
+	// 0 in a dry run).
+	Remove   []string `json:"remove"`
+	Removed  int      `json:"removed"`
+	Retained int      `json:"retained"`
+	// Prune is the prune plan, with --prune when something was removed.
+	Prune *prune.Plan `json:"prune,omitempty"`
+}
+
+type forgetGroupJSON struct {
+	Key       forget.GroupKey      `json:"group"`
+	Decisions []forgetDecisionJSON `json:"snapshots"`
+}
+
+type forgetDecisionJSON struct {
+	ID      string          `json:"id"`
+	Time    time.Time       `json:"time"`
+	Keep    bool            `json:"keep"`
+	Reasons []forget.Reason `json:"reasons"`
+}
+
+func forgetJSON(groups []forget.Group, remove []*snapshot.Snapshot, dryRun bool) *forgetOutput {
+	out := &forgetOutput{DryRun: dryRun, Groups: []forgetGroupJSON{}, Remove: []string{}}
 	for _, g := range groups {
-		out := group{Key: g.Key}
+		gj := forgetGroupJSON{Key: g.Key, Decisions: []forgetDecisionJSON{}}
 		for _, d := range g.Decisions {
-			out.Decisions = append(out.Decisions, decision{d.Snapshot.ID.String(), d.Snapshot.Time, d.Keep, d.Reasons})
+			reasons := d.Reasons
+			if reasons == nil {
+				reasons = []forget.Reason{}
+			}
+			gj.Decisions = append(gj.Decisions, forgetDecisionJSON{ID: d.Snapshot.ID.String(), Time: d.Snapshot.Time, Keep: d.Keep, Reasons: reasons})
 		}
-		gs = append(gs, out)
+		out.Groups = append(out.Groups, gj)
 	}
-	ids := []string{}
 	for _, sn := range remove {
-		ids = append(ids, sn.ID.String())
+		out.Remove = append(out.Remove, sn.ID.String())
 	}
-	return map[string]any{"dry_run": dryRun, "groups": gs, "remove": ids}
+	return out
 }

@@ -47,17 +47,11 @@ func newKeyListCommand(e *env) *cobra.Command {
 				return err
 			}
 			if e.json {
-				type keyJSON struct {
-					ID      string          `json:"id"`
-					Types   []string        `json:"types"`
-					Current bool            `json:"current"`
-					Info    *crypto.KeyInfo `json:"info,omitempty"`
-				}
-				out := []keyJSON{}
+				out := keyListOutput{Repository: r.Config().ID, Fingerprint: r.Keys().Fingerprint(), Keys: []keyJSON{}, WriteKey: !r.CanReadData()}
 				for _, k := range keys {
-					out = append(out, keyJSON{k.Name, k.Types, k.Current, k.Info})
+					out.Keys = append(out.Keys, keyJSON{ID: k.Name, Types: k.Types, Current: k.Current, Intact: k.Intact, Info: k.Info})
 				}
-				return e.printJSON(map[string]any{"repository": r.Config().ID, "fingerprint": r.Keys().Fingerprint(), "keys": out, "write_key": !r.CanReadData()})
+				return e.printJSON(out)
 			}
 			e.info("repository %s\nfingerprint %s\n", r.Config().ID, r.Keys().Fingerprint())
 			if !r.CanReadData() {
@@ -79,6 +73,27 @@ func newKeyListCommand(e *env) *cobra.Command {
 			return tw.Flush()
 		},
 	}
+}
+
+// keyListOutput is the --json document of key list (docs/json.md).
+type keyListOutput struct {
+	Repository  string    `json:"repository"`
+	Fingerprint string    `json:"fingerprint"`
+	Keys        []keyJSON `json:"keys"`
+	// WriteKey is true when the command was unlocked with a write key,
+	// which can list the key objects but not see their details.
+	WriteKey bool `json:"write_key"`
+}
+
+type keyJSON struct {
+	ID      string   `json:"id"`
+	Types   []string `json:"types"`
+	Current bool     `json:"current"`
+	// Intact is false when the object's name is not the hash of its
+	// bytes: it was damaged, truncated or swapped.
+	Intact bool `json:"intact"`
+	// Info is known only for the key that unlocked the repository.
+	Info *crypto.KeyInfo `json:"info,omitempty"`
 }
 
 // credentialFlags reads a new owner credential from --recipient or

@@ -84,7 +84,7 @@ Needs an owner credential: file names are not readable with a write key.`,
 				if items == nil {
 					items = []lsJSON{}
 				}
-				return e.printJSON(map[string]any{"snapshot": sn.ID.String(), "nodes": items})
+				return e.printJSON(lsOutput{Snapshot: sn.ID.String(), Nodes: items})
 			}
 			return nil
 		},
@@ -110,6 +110,12 @@ func walkTree(ctx context.Context, r *repo.Repository, id blob.ID, dir string, f
 		}
 	}
 	return nil
+}
+
+// lsOutput is the --json document of ls (docs/json.md).
+type lsOutput struct {
+	Snapshot string   `json:"snapshot"`
+	Nodes    []lsJSON `json:"nodes"`
 }
 
 type lsJSON struct {

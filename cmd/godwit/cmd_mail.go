@@ -391,6 +391,11 @@ func (h mailHit) dedupKey() string {
 	return strings.Join([]string{h.Path, "", h.Header.From, h.Header.Subject, h.Header.Date.String()}, "\x00")
 }
 
+// mailFindOutput is the --json document of mail find (docs/json.md).
+type mailFindOutput struct {
+	Messages []mailHitJSON `json:"messages"`
+}
+
 type mailHitJSON struct {
 	Snapshot  string         `json:"snapshot"`
 	Path      tree.RawString `json:"path"`
@@ -413,7 +418,7 @@ func (e *env) printMailHits(hits []mailHit) error {
 				out[i].Date = &d
 			}
 		}
-		return e.printJSON(map[string]any{"messages": out})
+		return e.printJSON(mailFindOutput{Messages: out})
 	}
 	if len(hits) == 0 {
 		return nil

@@ -97,6 +97,13 @@ func (e *env) loadMigration(ctx context.Context, ref string, mf *migrateFlags) (
 	return &migration{sn: sn, root: root, plan: plan}, nil
 }
 
+// migratePlanOutput is the --json document of migrate plan (docs/json.md).
+type migratePlanOutput struct {
+	Snapshot   string        `json:"snapshot"`
+	TargetRoot string        `json:"target_root"`
+	Plan       *sysinfo.Plan `json:"plan"`
+}
+
 func newMigratePlanCommand(e *env) *cobra.Command {
 	var mf migrateFlags
 	cmd := &cobra.Command{
@@ -116,7 +123,7 @@ mailboxes are restored, and the differences in hostname, mailname and
 				return err
 			}
 			if e.json {
-				return e.printJSON(map[string]any{"snapshot": m.sn.ID.String(), "target_root": m.root, "plan": m.plan})
+				return e.printJSON(migratePlanOutput{Snapshot: m.sn.ID.String(), TargetRoot: m.root, Plan: m.plan})
 			}
 			printPlan(e.stdout, m)
 			return nil

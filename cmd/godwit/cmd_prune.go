@@ -11,6 +11,9 @@ import (
 type pruneFlags struct {
 	maxUnused      float64
 	maxRepackBytes int64
+	// progress is set by the prune command only: forget --prune prints
+	// one JSON document, not progress lines.
+	progress prune.Progress
 }
 
 func (pf *pruneFlags) add(cmd *cobra.Command) {
@@ -37,13 +40,17 @@ credential and takes the exclusive lock.`,
 				return err
 			}
 			defer closeRepo(r)
+			rep := e.startProgress(cmd.Context(), "packs")
+			defer rep.Stop()
+			pf.progress = rep.Progress()
 			plan, err := runPrune(cmd, e, r, pf, dryRun)
 			if err != nil {
 				return err
 			}
 			if e.json {
-				return e.printJSON(map[string]any{"dry_run": dryRun, "plan": plan})
+				return rep.Finish(map[string]any{"dry_run": dryRun, "plan": plan})
 			}
+			rep.Stop()
 			printPrune(e, plan, dryRun)
 			return nil
 		},
@@ -68,6 +75,7 @@ func runPrune(cmd *cobra.Command, e *env, r *repo.Repository, pf pruneFlags, dry
 		MaxUnused:      pf.maxUnused / 100,
 		MaxRepackBytes: pf.maxRepackBytes,
 		DryRun:         dryRun,
+		Progress:       pf.progress,
 		Log: func(format string, args ...any) {
 			if e.verbose {
 				e.info(format, args...)

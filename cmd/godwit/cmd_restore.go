@@ -87,6 +87,8 @@ skipped. Needs an owner credential.`,
 					sourceNames = fsmeta.NewNames(fsmeta.WithLookup(manifestNames{m}))
 				}
 			}
+			rep := e.startProgress(ctx, "files")
+			defer rep.Stop()
 			sum, err := restorer.Restore(ctx, r, node, src, restorer.Options{
 				Workers:     e.restoreWorkers(),
 				Names:       names,
@@ -96,15 +98,17 @@ skipped. Needs an owner credential.`,
 				Exclude:     excludes,
 				Owner:       om,
 				Sparse:      sparse,
-				Warn: func(p string, err error) {
-					e.warn("%s: %v\n", quotePath(p), err)
-				},
+				Progress:    rep.Progress(),
+				Warn:        e.warnVia(rep),
 			})
+			if !e.json {
+				rep.Stop()
+			}
 			if sum.ChownSkipped > 0 && om != fsmeta.OwnerNone {
 				e.warn("not running as root: ownership was not restored for %d entries\n", sum.ChownSkipped)
 			}
 			if e.json {
-				_ = e.printJSON(map[string]any{"snapshot": sn.ID.String(), "target": target, "summary": sum, "error": errString(err)})
+				_ = rep.Finish(map[string]any{"snapshot": sn.ID.String(), "target": target, "summary": sum, "error": errString(err)})
 			} else {
 				e.info("restored %d files (%s), %d directories, %d hardlinks, %d other from snapshot %s to %s\n",
 					sum.Files-sum.Skipped, formatBytes(sum.Bytes), sum.Dirs, sum.Links, sum.Others, sn.ID.Short(), target)
@@ -130,6 +134,7 @@ skipped. Needs an owner credential.`,
 	f.StringArrayVar(&includes, "include", nil, "restore only paths matching `PATTERN` (glob; repeatable)")
 	f.StringArrayVar(&excludes, "exclude", nil, "do not restore paths matching `PATTERN` (glob; repeatable)")
 	f.StringVar(&owner, "owner", "numeric", "ownership: numeric, name or none")
+	_ = cmd.RegisterFlagCompletionFunc("owner", cobra.FixedCompletions([]string{"numeric", "name", "none"}, cobra.ShellCompDirectiveNoFileComp))
 	f.StringVar(&namesFrom, "names-from", "", "with --owner name, look users and groups up in `DIR`/etc/passwd and DIR/etc/group (restoring into a mounted system)")
 	f.BoolVar(&sparse, "sparse", false, "leave holes where files have runs of zero blocks")
 	return cmd

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -31,4 +32,18 @@ func quotePath(p string) string {
 		}
 	}
 	return p
+}
+
+// escapeText returns s with control characters and bytes that are not
+// UTF-8 escaped as in Go strings (\n, \x1b, \xff), so that error text
+// quoting a hostile file name cannot move the cursor or rewrite the
+// terminal. Printable text is returned as it is.
+func escapeText(s string) string {
+	clean := utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f })
+	if clean {
+		return s
+	}
+	q := strconv.Quote(s)
+	q = q[1 : len(q)-1]
+	return strings.ReplaceAll(q, `\"`, `"`)
 }

@@ -39,6 +39,7 @@ type env struct {
 	verbose      bool
 	acceptFP     string
 	cpuProfile   string
+	config       string // --config: the profile file
 
 	backend backendFlags
 	remote  bool // the repository is on SFTP or S3
@@ -66,6 +67,7 @@ func (e *env) addGlobalFlags(cmd *cobra.Command) {
 	f.StringVar(&e.passwordFile, "password-file", "", "read the repository passphrase from `FILE` (env GODWIT_PASSWORD_FILE, or GODWIT_PASSWORD)")
 	f.StringVarP(&e.identityFile, "identity-file", "i", "", "unlock with an age identity, SSH private key or write key `FILE` (env GODWIT_IDENTITY_FILE)")
 	f.StringVar(&e.cacheDir, "cache-dir", "", "local cache `DIR` (env GODWIT_CACHE_DIR; default ~/.cache/godwit, /var/cache/godwit for root)")
+	f.StringVar(&e.config, "config", "", "read profiles from `FILE` (env GODWIT_CONFIG; default /etc/godwit/godwit.toml)")
 	f.BoolVar(&e.json, "json", false, "print JSON on stdout; human text goes to stderr")
 	f.BoolVarP(&e.quiet, "quiet", "q", false, "print only errors and warnings")
 	f.BoolVarP(&e.verbose, "verbose", "v", false, "print more detail")
@@ -95,16 +97,37 @@ func (e *env) warn(format string, args ...any) {
 func (e *env) printJSON(v any) error {
 	enc := json.NewEncoder(e.stdout)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // Message-IDs keep their <>
 	return enc.Encode(v)
 }
 
-func (e *env) location() (string, error) {
-	loc := e.repo
+// credentials names one repository and how to unlock it: the global
+// --repo, --password-file and --identity-file flags, or copy's --from-*
+// flags. Empty fields fall back to environment variables named with
+// envPrefix (GODWIT_REPOSITORY, GODWIT_PASSWORD_FILE, GODWIT_PASSWORD,
+// GODWIT_IDENTITY_FILE).
+type credentials struct {
+	repo, passwordFile, identityFile string
+	flagPrefix                       string // "" or "from-"
+	envPrefix                        string // "GODWIT_" or "GODWIT_FROM_"
+	what                             string // "repository" or "source repository", for prompts
+}
+
+// mainCredentials returns the credentials of the repository given with
+// --repo.
+func (e *env) mainCredentials() credentials {
+	return credentials{repo: e.repo, passwordFile: e.passwordFile, identityFile: e.identityFile, envPrefix: "GODWIT_", what: "repository"}
+}
+
+func (e *env) location() (string, error) { return e.locationOf(e.mainCredentials()) }
+
+func (e *env) locationOf(c credentials) (string, error) {
+	loc := c.repo
 	if loc == "" {
-		loc = e.getenv("GODWIT_REPOSITORY")
+		loc = e.getenv(c.envPrefix + "REPOSITORY")
 	}
 	if loc == "" {
-		return "", &usageError{"no repository given: use --repo or set GODWIT_REPOSITORY"}
+		return "", &usageError{fmt.Sprintf("no %s given: use --%srepo or set %sREPOSITORY", c.what, c.flagPrefix, c.envPrefix)}
 	}
 	return loc, nil
 }
@@ -146,44 +169,49 @@ func (e *env) prompt(what string) (string, error) {
 // GODWIT_PASSWORD_FILE, GODWIT_PASSWORD or the terminal; ok is false when
 // none was given and there is no terminal.
 func (e *env) passphrase(ask bool) (string, bool, error) {
-	path := e.passwordFile
+	return e.passphraseOf(e.mainCredentials(), ask)
+}
+
+func (e *env) passphraseOf(c credentials, ask bool) (string, bool, error) {
+	path := c.passwordFile
 	if path == "" {
-		path = e.getenv("GODWIT_PASSWORD_FILE")
+		path = e.getenv(c.envPrefix + "PASSWORD_FILE")
 	}
 	if path != "" {
 		s, err := readSecretFile(path)
 		return s, err == nil, err
 	}
-	if s := e.getenv("GODWIT_PASSWORD"); s != "" {
+	if s := e.getenv(c.envPrefix + "PASSWORD"); s != "" {
 		return s, true, nil
 	}
 	if !ask {
 		return "", false, nil
 	}
-	s, err := e.prompt("repository passphrase")
+	s, err := e.prompt(c.what + " passphrase")
 	if err != nil {
 		return "", false, err
 	}
 	return s, true, nil
 }
 
-func (e *env) identityPath() string {
-	if e.identityFile != "" {
-		return e.identityFile
+func (e *env) identityPathOf(c credentials) string {
+	if c.identityFile != "" {
+		return c.identityFile
 	}
-	return e.getenv("GODWIT_IDENTITY_FILE")
+	return e.getenv(c.envPrefix + "IDENTITY_FILE")
 }
 
-// unlocker collects the credentials given on the command line.
-func (e *env) unlocker() (repo.Unlocker, error) {
-	if path := e.identityPath(); path != "" {
+// unlockerOf collects the credentials given on the command line for one
+// repository.
+func (e *env) unlockerOf(c credentials) (repo.Unlocker, error) {
+	if path := e.identityPathOf(c); path != "" {
 		ids, wk, err := crypto.LoadIdentityFile(path, e.prompt)
 		if err != nil {
 			return repo.Unlocker{}, fmt.Errorf("identity file %s: %w", path, err)
 		}
 		return repo.Unlocker{Identities: ids, WriteKey: wk}, nil
 	}
-	pass, ok, err := e.passphrase(true)
+	pass, ok, err := e.passphraseOf(c, true)
 	if err != nil {
 		return repo.Unlocker{}, err
 	}
@@ -196,11 +224,20 @@ func (e *env) unlocker() (repo.Unlocker, error) {
 // openRepo opens and unlocks the repository and checks its fingerprint
 // against the one pinned on first use. It does not load the index.
 func (e *env) openRepo(ctx context.Context) (*repo.Repository, error) {
-	be, err := e.openBackend(ctx, false)
+	return e.openRepoOf(ctx, e.mainCredentials())
+}
+
+// openRepoOf is openRepo for the repository named by c.
+func (e *env) openRepoOf(ctx context.Context, c credentials) (*repo.Repository, error) {
+	loc, err := e.locationOf(c)
 	if err != nil {
 		return nil, err
 	}
-	u, err := e.unlocker()
+	be, err := e.openBackendAt(ctx, loc, false)
+	if err != nil {
+		return nil, err
+	}
+	u, err := e.unlockerOf(c)
 	if err != nil {
 		be.Close()
 		return nil, err

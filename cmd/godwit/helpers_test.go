@@ -32,6 +32,7 @@ func newCLI(t *testing.T) *cli {
 		"GODWIT_KNOWN_REPOSITORIES": filepath.Join(dir, "known_repositories"),
 		"GODWIT_CACHE_DIR":          filepath.Join(dir, "cache"),
 		"GODWIT_SCRYPT_WORK_FACTOR": "10",
+		"GODWIT_STATUS_DIR":         filepath.Join(dir, "status"),
 	}
 	return c
 }

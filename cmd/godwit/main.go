@@ -11,6 +11,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 func main() {
@@ -20,10 +22,26 @@ func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(50)
 	}
+	disableCoreDumps()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], newEnv())
 	stop()
 	os.Exit(code)
+}
+
+// disableCoreDumps keeps the keys godwit holds in memory out of core
+// files: a crash, or SIGQUIT with GOTRACEBACK=crash, writes no core, and
+// other processes of the same user cannot attach to godwit or read its
+// memory and environment under /proc. Child processes (hooks) start with
+// a core size limit of 0 but may raise it again. Failures are ignored:
+// they only leave the system's defaults in place.
+func disableCoreDumps() {
+	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	var lim unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_CORE, &lim) == nil {
+		lim.Cur = 0
+		_ = unix.Setrlimit(unix.RLIMIT_CORE, &lim)
+	}
 }
 
 // run executes one command line and returns the exit code.

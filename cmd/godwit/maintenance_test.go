@@ -148,9 +148,7 @@ func TestCheckReadDataSubsetsCoverEveryPack(t *testing.T) {
 			} `json:"summary"`
 		}
 		r := c.owner("check", "--json", "--read-data-subset", string(rune('0'+i))+"/3").must(t, 0)
-		if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
-			t.Fatal(err)
-		}
+		jsonSummary(t, r.stdout, &out)
 		total += out.Summary.PacksRead
 		if i == 3 && total != out.Summary.Packs {
 			t.Errorf("subsets 1/3..3/3 read %d packs of %d", total, out.Summary.Packs)

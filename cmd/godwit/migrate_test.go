@@ -143,8 +143,8 @@ func backupWithManifest(t *testing.T, c *cli, root string) string {
 	var sn struct {
 		Snapshot string `json:"snapshot"`
 	}
-	if err := json.Unmarshal([]byte(out.stdout), &sn); err != nil || len(sn.Snapshot) < 8 {
-		t.Fatalf("backup --json: %v\n%s", err, out.stdout)
+	if jsonSummary(t, out.stdout, &sn); len(sn.Snapshot) < 8 {
+		t.Fatalf("backup --json: no snapshot id\n%s", out.stdout)
 	}
 	return sn.Snapshot[:8]
 }

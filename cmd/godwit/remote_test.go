@@ -364,7 +364,7 @@ func TestObjectLockKeepsPacksThatPruneWouldDelete(t *testing.T) {
 		t.Fatal(err)
 	}
 	out = r.run(0, "prune", "--json")
-	if !strings.Contains(out, `"unindexed_packs": 1`) || !strings.Contains(out, `"retained_objects": 1`) {
+	if !strings.Contains(out, `"unindexed_packs":1`) || !strings.Contains(out, `"retained_objects":1`) {
 		t.Errorf("prune did not report the retained pack:\n%s", out)
 	}
 	if _, err := be.Stat(context.Background(), h); err != nil {

@@ -30,6 +30,9 @@ can hold a write key that adds backups but cannot read them.
 		newBackupCommand(e),
 		newSnapshotsCommand(e),
 		newLsCommand(e),
+		newDiffCommand(e),
+		newFindCommand(e),
+		newStatsCommand(e),
 		newRestoreCommand(e),
 		newForgetCommand(e),
 		newCheckCommand(e),
@@ -40,6 +43,10 @@ can hold a write key that adds backups but cannot read them.
 		newCatCommand(e),
 		newMigrateCommand(e),
 		newMailCommand(e),
+		newScheduleCommand(e),
+		newCopyCommand(e),
+		newCompletionCommand(e),
+		newManCommand(e),
 		newVersionCommand(e),
 	)
 	root.CompletionOptions.DisableDefaultCmd = true

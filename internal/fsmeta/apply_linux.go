@@ -69,8 +69,13 @@ var ErrSocketNotRestored = errors.New("sockets are not restored")
 // ownership; Apply sets the recorded ones. Regular files and directories
 // are the restorer's to create; for them and for irregular files Create
 // returns an error. For sockets it returns an error wrapping
-// ErrSocketNotRestored and creates nothing.
+// ErrSocketNotRestored and creates nothing. Paths longer than PATH_MAX
+// are reached as WithPath describes.
 func Create(path string, n *tree.Node) error {
+	return WithPath(path, func(p string) error { return create(p, n) })
+}
+
+func create(path string, n *tree.Node) error {
 	var err error
 	switch n.Type {
 	case tree.Symlink:
@@ -115,8 +120,13 @@ func Create(path string, n *tree.Node) error {
 // default ACL). With OwnerName, the ids of named user and group entries
 // in ACLs are mapped by name: through n's own User and Group for its
 // owner's ids, through opts.SourceNames for others, keeping the recorded
-// id when no name is known.
+// id when no name is known. Paths longer than PATH_MAX are reached as
+// WithPath describes.
 func Apply(path string, n *tree.Node, opts ApplyOptions) error {
+	return WithPath(path, func(p string) error { return apply(p, n, opts) })
+}
+
+func apply(path string, n *tree.Node, opts ApplyOptions) error {
 	names := opts.Names
 	if opts.Owner == OwnerName && names == nil {
 		names = NewNames()

@@ -34,7 +34,25 @@ import (
 // returns nil values and the error. When only the extended attributes
 // cannot be read, it returns the node without Xattrs, the stat result
 // and the error, so that a backup can keep the rest of the metadata.
+//
+// Paths longer than PATH_MAX are reached as WithPath describes.
 func Lstat(path string, name string, names *Names) (*tree.Node, *unix.Stat_t, error) {
+	if len(path) < pathLimit {
+		return lstatShort(path, name, names)
+	}
+	var (
+		n  *tree.Node
+		st *unix.Stat_t
+	)
+	err := WithPath(path, func(p string) error {
+		var err error
+		n, st, err = lstatShort(p, name, names)
+		return err
+	})
+	return n, st, err
+}
+
+func lstatShort(path string, name string, names *Names) (*tree.Node, *unix.Stat_t, error) {
 	var st unix.Stat_t
 	if err := unix.Lstat(path, &st); err != nil {
 		return nil, nil, &os.PathError{Op: "lstat", Path: path, Err: err}

@@ -73,13 +73,17 @@ type Options struct {
 	// Names gives the user and group names recorded with each uid and
 	// gid; nil means the system's user database.
 	Names *fsmeta.Names
+	// Progress, when set, is told what the backup has done, and a scan
+	// of the paths runs alongside the backup to give it the totals.
+	Progress Progress
 }
 
 // Archiver runs one backup. It is not safe for concurrent use.
 type Archiver struct {
-	repo  Repository
-	opts  Options
-	names *fsmeta.Names
+	repo     Repository
+	opts     Options
+	names    *fsmeta.Names
+	progress Progress // Options.Progress or a no-op
 
 	chunker *chunk.MailChunker
 	head    []byte
@@ -123,17 +127,22 @@ func New(repo Repository, opts Options) *Archiver {
 	if names == nil {
 		names = fsmeta.NewNames()
 	}
+	var progress Progress = noProgress{}
+	if opts.Progress != nil {
+		progress = opts.Progress
+	}
 	return &Archiver{
-		repo:    repo,
-		opts:    opts,
-		names:   names,
-		chunker: chunk.NewMail(repo.Polynomial(), chunk.Options{}),
-		head:    make([]byte, 4096),
-		buf:     make([]byte, chunk.DefaultMaxSize),
-		links:   make(map[[2]uint64]linkEntry),
-		root:    strings.TrimSuffix(filepath.Clean("/"+opts.Root), "/"),
-		uids:    make(map[uint32]bool),
-		gids:    make(map[uint32]bool),
+		repo:     repo,
+		opts:     opts,
+		names:    names,
+		progress: progress,
+		chunker:  chunk.NewMail(repo.Polynomial(), chunk.Options{}),
+		head:     make([]byte, 4096),
+		buf:      make([]byte, chunk.DefaultMaxSize),
+		links:    make(map[[2]uint64]linkEntry),
+		root:     strings.TrimSuffix(filepath.Clean("/"+opts.Root), "/"),
+		uids:     make(map[uint32]bool),
+		gids:     make(map[uint32]bool),
 	}
 }
 
@@ -152,6 +161,7 @@ type virtual struct {
 func (a *Archiver) Run(ctx context.Context, paths []string) (*snapshot.Snapshot, error) {
 	a.sum = snapshot.Summary{Start: a.opts.Now()}
 	storedBefore := a.repo.StoredBytes()
+	defer a.opts.FilesCache.Discard() // after Save, a no-op; after a failure, the new cache goes
 	if len(paths) == 0 {
 		return nil, errors.New("no paths to back up")
 	}
@@ -186,6 +196,10 @@ func (a *Archiver) Run(ctx context.Context, paths []string) (*snapshot.Snapshot,
 		v.children = map[string]*virtual{}
 	}
 	sort.Strings(abs)
+	if a.opts.Progress != nil {
+		stopScan := a.startScan(ctx, abs)
+		defer stopScan()
+	}
 
 	var rootTree *tree.Tree
 	var err error
@@ -366,6 +380,8 @@ func (a *Archiver) saveEntry(ctx context.Context, path, name string, rootDev uin
 		}
 		node.Subtree = &id
 	case tree.File:
+		a.progress.Current(path)
+		defer a.progress.AddFiles(1)
 		if err := a.saveFile(ctx, path, node, st); err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -379,6 +395,7 @@ func (a *Archiver) saveEntry(ctx context.Context, path, name string, rootDev uin
 		}
 	default:
 		a.sum.Others++
+		a.progress.AddFiles(1)
 	}
 	return node, nil
 }
@@ -456,6 +473,7 @@ func (a *Archiver) saveFile(ctx context.Context, path string, node *tree.Node, s
 			node.Content = le.content
 			a.sum.FilesUnchanged++
 			a.sum.TotalSize += node.Size
+			a.progress.AddBytes(node.Size)
 			return nil
 		}
 	}
@@ -467,6 +485,7 @@ func (a *Archiver) saveFile(ctx context.Context, path string, node *tree.Node, s
 		a.opts.FilesCache.Record(a.disk(path), old)
 		a.sum.FilesUnchanged++
 		a.sum.TotalSize += node.Size
+		a.progress.AddBytes(node.Size)
 		a.rememberLink(key, node)
 		return nil
 	}
@@ -650,25 +669,32 @@ func sortedIDs(m map[uint32]bool) []uint32 {
 // openDir opens a directory for listing without touching its atime, so
 // that a backup does not change what the next backup records.
 func openDir(path string) (*os.File, error) {
-	flags := unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
-	fd, err := unix.Open(path, flags|unix.O_NOATIME, 0)
-	if err == unix.EPERM {
-		fd, err = unix.Open(path, flags, 0)
-	}
-	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: path, Err: err}
-	}
-	return os.NewFile(uintptr(fd), path), nil
+	return openNoATime(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC)
 }
 
+// openNoFollow opens a file for reading without following a final
+// symlink, without blocking on a FIFO and without touching its atime.
 func openNoFollow(path string) (*os.File, error) {
-	flags := unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NOCTTY | unix.O_NONBLOCK | unix.O_CLOEXEC
-	fd, err := unix.Open(path, flags|unix.O_NOATIME, 0)
-	if err == unix.EPERM {
-		fd, err = unix.Open(path, flags, 0)
-	}
+	return openNoATime(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC)
+}
+
+// openNoATime opens path, of any length, with flags and O_NOATIME where
+// the process may use it (it owns the file, or has CAP_FOWNER).
+func openNoATime(path string, flags int) (*os.File, error) {
+	fd := -1
+	err := fsmeta.WithPath(path, func(p string) error {
+		var err error
+		fd, err = unix.Open(p, flags|unix.O_NOATIME, 0)
+		if err == unix.EPERM {
+			fd, err = unix.Open(p, flags, 0)
+		}
+		if err != nil {
+			return &os.PathError{Op: "open", Path: p, Err: err}
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		return nil, err
 	}
 	return os.NewFile(uintptr(fd), path), nil
 }
@@ -681,7 +707,7 @@ func (a *Archiver) chunkFile(ctx context.Context, f *os.File) ([]blob.ID, uint64
 	if err != nil && err != io.EOF {
 		return nil, 0, fmt.Errorf("read: %w", err)
 	}
-	a.chunker.Reset(f, chunk.Detect(a.head[:n]))
+	a.chunker.Reset(newHoleReader(f), chunk.Detect(a.head[:n]))
 	var (
 		ids  []blob.ID
 		size uint64
@@ -707,5 +733,6 @@ func (a *Archiver) chunkFile(ctx context.Context, f *os.File) ([]blob.ID, uint64
 		}
 		ids = append(ids, id)
 		size += uint64(len(data))
+		a.progress.AddBytes(uint64(len(data)))
 	}
 }

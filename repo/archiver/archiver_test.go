@@ -210,8 +210,20 @@ func TestRunReadsHardlinkedFileOnce(t *testing.T) {
 	}
 }
 
+// isolatedSource returns a source directory as it is seen from a
+// system root of its own, so that a snapshot of it records no metadata of
+// /tmp or other directories that tests running alongside change.
+func isolatedSource(t *testing.T) (root, src, path string) {
+	root = t.TempDir()
+	src = filepath.Join(root, "src")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return root, src, "/src"
+}
+
 func TestRunSkipsUnchangedFilesWithFilesCache(t *testing.T) {
-	src := t.TempDir()
+	root, src, path := isolatedSource(t)
 	writeFile(t, filepath.Join(src, "a"), randomBytes(t, 10<<10))
 	writeFile(t, filepath.Join(src, "b"), randomBytes(t, 20<<10))
 	cachePath := filepath.Join(t.TempDir(), "files")
@@ -223,7 +235,7 @@ func TestRunSkipsUnchangedFilesWithFilesCache(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sn, w := run(t, r, archiver.Options{FilesCache: fc}, src)
+		sn, w := run(t, r, archiver.Options{FilesCache: fc, Root: root}, path)
 		if len(w.paths) > 0 {
 			t.Fatalf("warnings: %v", w.paths)
 		}
@@ -249,11 +261,11 @@ func TestRunSkipsUnchangedFilesWithFilesCache(t *testing.T) {
 }
 
 func TestRunWithoutFilesCacheReadsEverythingButAddsNothing(t *testing.T) {
-	src := t.TempDir()
+	root, src, path := isolatedSource(t)
 	writeFile(t, filepath.Join(src, "a"), randomBytes(t, 10<<10))
 	r := newRepo(t)
-	run(t, r, archiver.Options{}, src)
-	sn, _ := run(t, r, archiver.Options{}, src)
+	run(t, r, archiver.Options{Root: root}, path)
+	sn, _ := run(t, r, archiver.Options{Root: root}, path)
 	if s := sn.Summary; s.BytesRead != 10<<10 || s.BlobsAdded != 0 || s.StoredAdded != 0 {
 		t.Errorf("summary %+v, want the file read again and deduplicated", s)
 	}

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/godwit-backup/godwit/internal/fsmeta"
 )
 
 // Excluder decides which paths a backup skips. Patterns are shell globs
@@ -82,7 +84,7 @@ var cacheDirSignature = []byte("Signature: 8a477f597d28d172789f06886806bc55")
 
 // isCacheDir reports whether dir holds a valid CACHEDIR.TAG.
 func isCacheDir(dir string) bool {
-	f, err := os.Open(filepath.Join(dir, "CACHEDIR.TAG"))
+	f, err := fsmeta.OpenFile(filepath.Join(dir, "CACHEDIR.TAG"), os.O_RDONLY, 0)
 	if err != nil {
 		return false
 	}

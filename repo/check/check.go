@@ -70,6 +70,21 @@ type Options struct {
 	ReadData bool
 	// Subset limits ReadData to some packs; nil reads all.
 	Subset *Subset
+	// Progress, when set, is told about the packs read with ReadData.
+	Progress Progress
+}
+
+// Progress is told what check has read, in packs and their bytes. Its
+// methods are called from the goroutine running Check and must not block.
+type Progress interface {
+	// SetTotal gives the packs ReadData will read and their size.
+	SetTotal(packs, bytes uint64)
+	// AddFiles counts packs read.
+	AddFiles(n uint64)
+	// AddBytes counts the size of those packs.
+	AddBytes(n uint64)
+	// Current names the pack being read ("data/<id>").
+	Current(name string)
 }
 
 // Problem is one thing found wrong.
@@ -114,10 +129,15 @@ func Check(ctx context.Context, r *repo.Repository, opts Options, report func(Pr
 		return sum, err
 	}
 	for _, k := range keys {
+		damaged := false
 		for _, t := range k.Types {
 			if strings.HasPrefix(t, "unreadable: ") {
+				damaged = true
 				add(Problem{Object: "keys/" + k.Name, What: "damaged: " + strings.TrimPrefix(t, "unreadable: ") + " (its credential can no longer unlock the repository; add a new key with godwit key add, then remove this one)", Severe: true})
 			}
+		}
+		if !damaged && !k.Intact {
+			add(Problem{Object: "keys/" + k.Name, What: "content does not match its name (damaged, truncated or replaced; its credential may no longer unlock the repository: add a new key with godwit key add, then remove this one)", Severe: true})
 		}
 	}
 
@@ -129,6 +149,11 @@ func Check(ctx context.Context, r *repo.Repository, opts Options, report func(Pr
 	idx := r.Index()
 	indexed := map[blob.ID]index.FilePack{}
 	for _, f := range files {
+		if f.Err != nil && !f.Damaged() {
+			// Without this index object every pack it lists would look
+			// unindexed and every blob only it holds lost.
+			return sum, fmt.Errorf("%w; the check cannot continue without it", f.Err)
+		}
 		if f.Err != nil {
 			add(Problem{Object: "index/" + f.Name, What: f.Err.Error(), Severe: true})
 			continue
@@ -215,16 +240,31 @@ func Check(ctx context.Context, r *repo.Repository, opts Options, report func(Pr
 	}
 
 	if opts.ReadData {
+		var toRead []blob.ID
+		var toReadBytes int64
 		for _, id := range sortedIDs(stored) {
-			if opts.Subset != nil && !opts.Subset.Contains(id) {
-				continue
+			if opts.Subset == nil || opts.Subset.Contains(id) {
+				toRead = append(toRead, id)
+				toReadBytes += stored[id]
 			}
+		}
+		if opts.Progress != nil {
+			opts.Progress.SetTotal(uint64(len(toRead)), uint64(toReadBytes))
+		}
+		for _, id := range toRead {
 			if err := ctx.Err(); err != nil {
 				return sum, err
 			}
 			sum.PacksRead++
 			fp, ok := indexed[id]
+			if opts.Progress != nil {
+				opts.Progress.Current("data/" + id.String())
+			}
 			readPack(ctx, r, id, fp, ok, add, bad)
+			if opts.Progress != nil {
+				opts.Progress.AddFiles(1)
+				opts.Progress.AddBytes(uint64(stored[id]))
+			}
 		}
 		if len(bad) > 0 && r.CanReadData() {
 			affected := affectedFiles(ctx, r, snaps, bad)

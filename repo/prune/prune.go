@@ -35,7 +35,30 @@ type Options struct {
 	DryRun bool
 	// Log receives progress messages; may be nil.
 	Log func(format string, args ...any)
+	// Progress, when set, is told about the packs repacked and deleted.
+	Progress Progress
 }
+
+// Progress is told what prune has done, in packs and their bytes. Its
+// methods are called from the goroutine running Run and must not block.
+type Progress interface {
+	// SetTotal gives the packs to repack or delete and their size, once
+	// the plan is made.
+	SetTotal(packs, bytes uint64)
+	// AddFiles counts packs repacked or deleted.
+	AddFiles(n uint64)
+	// AddBytes counts the size of those packs.
+	AddBytes(n uint64)
+	// Current names the pack being repacked or deleted ("data/<id>").
+	Current(name string)
+}
+
+type noProgress struct{}
+
+func (noProgress) SetTotal(uint64, uint64) {}
+func (noProgress) AddFiles(uint64)         {}
+func (noProgress) AddBytes(uint64)         {}
+func (noProgress) Current(string)          {}
 
 // Plan says what prune did, or would do with DryRun.
 type Plan struct {
@@ -239,6 +262,17 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (Plan, error) {
 		return plan, nil
 	}
 
+	progress := opts.Progress
+	if progress == nil {
+		progress = noProgress{}
+	}
+	progress.SetTotal(uint64(plan.RepackPacks+plan.DeletePacks+plan.UnindexedPacks),
+		uint64(plan.RepackBytes+plan.DeleteBytes+plan.UnindexedBytes))
+	packDone := func(size int64) {
+		progress.AddFiles(1)
+		progress.AddBytes(uint64(size))
+	}
+
 	// Repack: copy the used blobs of the chosen packs into new packs.
 	r.BeginRepack()
 	for _, id := range sortedPackIDs(packs) {
@@ -247,6 +281,7 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (Plan, error) {
 			continue
 		}
 		logf("repacking pack %s\n", id.Short())
+		progress.Current("data/" + id.String())
 		sealed, err := r.LoadPack(ctx, id)
 		if err != nil {
 			return plan, fmt.Errorf("repack: %w (nothing was deleted)", err)
@@ -273,6 +308,7 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (Plan, error) {
 		if err != nil {
 			return plan, fmt.Errorf("repack pack %s: %w (nothing was deleted; run godwit check --read-data)", id.Short(), err)
 		}
+		packDone(p.size)
 	}
 	newPacks, err := r.FlushPacks(ctx)
 	if err != nil {
@@ -337,6 +373,13 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (Plan, error) {
 	remove = append(remove, unindexed...)
 	logf("deleting %d packs\n", len(remove))
 	for _, id := range remove {
+		if p := packs[id]; p == nil {
+			progress.Current("data/" + id.String())
+			packDone(stored[id])
+		} else if !p.repackIt { // repacked packs were counted already
+			progress.Current("data/" + id.String())
+			packDone(p.size)
+		}
 		if pinned[id] {
 			plan.Retained++
 			continue

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
 
+	"github.com/godwit-backup/godwit/internal/fsmeta"
 	"github.com/godwit-backup/godwit/repo/blob"
 	"github.com/godwit-backup/godwit/repo/index"
 	"github.com/godwit-backup/godwit/repo/pack"
@@ -91,13 +92,16 @@ func newPlan() plan { return plan{byPack: make(map[blob.ID]*packJob)} }
 // add records where every content blob of f goes and sets f.pending. A
 // blob missing from the index fails at once, and so do the blobs after it,
 // whose offsets are then unknown.
-func (p *plan) add(idx *index.Index, f *file) {
+func (p *plan) add(repo Repository, f *file) {
 	var off int64
 	content := f.node.Content
 	for i, id := range content {
-		loc, ok := idx.Lookup(id)
+		loc, ok := repo.Index().Lookup(id)
 		if !ok {
 			err := fmt.Errorf("blob %s: not in the index (the repository is missing data; run godwit check)", id)
+			if ierr := repo.IndexError(); ierr != nil {
+				err = fmt.Errorf("blob %s: not in the part of the index that could be read: %w", id, ierr)
+			}
 			if rest := len(content) - i - 1; rest > 0 {
 				err = fmt.Errorf("%w; the %d blobs after it cannot be placed", err, rest)
 			}
@@ -239,6 +243,7 @@ type packWriter struct {
 // was its last write. It returns only errors that stop the restore.
 func (w *packWriter) write(t target, b []byte, readErr error) error {
 	f := t.f
+	w.r.progress.Current(f.src)
 	switch {
 	case readErr != nil:
 		f.fail(1, readErr)
@@ -251,6 +256,7 @@ func (w *packWriter) write(t target, b []byte, readErr error) error {
 			}
 			if err = writeAt(fd, b, t.off, w.r.opts.Sparse); err == nil {
 				w.bytes += uint64(len(b))
+				w.r.progress.AddBytes(uint64(len(b)))
 			}
 		}
 		if errors.Is(err, syscall.ENOSPC) {
@@ -294,7 +300,7 @@ func (w *packWriter) handle(f *file) (*os.File, error) {
 			break
 		}
 	}
-	fd, err := os.OpenFile(f.target, os.O_WRONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	fd, err := fsmeta.OpenFile(f.target, os.O_WRONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -28,6 +28,10 @@ type Repository interface {
 	LoadTree(ctx context.Context, id blob.ID) (*tree.Tree, error)
 	// Index locates the content blobs.
 	Index() *index.Index
+	// IndexError returns what could not be read of the index, nil when
+	// all of it was: a blob missing from the index is then reported with
+	// that cause instead of as lost data.
+	IndexError() error
 	// BlobID returns the keyed id of data: every blob read is checked
 	// against it.
 	BlobID(data []byte) blob.ID
@@ -61,6 +65,8 @@ type Options struct {
 	// so the most packs held in memory (each at most the pack size plus
 	// its largest frame). 0 means DefaultWorkers.
 	Workers int
+	// Progress, when set, is told what the restore has done.
+	Progress Progress
 }
 
 // DefaultWorkers is the number of packs restored at once when
@@ -99,6 +105,9 @@ type restorer struct {
 	root  string               // the snapshot path the restore starts at
 	dirs  []entry              // directories in creation order, for their metadata
 	plan  plan                 // the contents still to write, by pack
+
+	progress   Progress // Options.Progress or a no-op
+	totalBytes uint64   // of the regular files found by the walk
 
 	mu   sync.Mutex // guards sum and serializes opts.Warn
 	sum  Summary
@@ -142,6 +151,11 @@ func Restore(ctx context.Context, repo Repository, node *tree.Node, srcPath stri
 		codec: codec,
 		links: make(map[[2]uint64]string),
 		plan:  newPlan(),
+
+		progress: opts.Progress,
+	}
+	if r.progress == nil {
+		r.progress = noProgress{}
 	}
 	if err := os.MkdirAll(opts.Target, 0o700); err != nil {
 		return r.sum, fmt.Errorf("create target: %w", err)
@@ -157,6 +171,7 @@ func Restore(ctx context.Context, repo Repository, node *tree.Node, srcPath stri
 		err = r.restoreNode(ctx, node, srcPath, filepath.Join(opts.Target, string(node.Name)))
 	}
 	if err == nil {
+		r.progress.SetTotal(r.sum.Files, r.totalBytes)
 		err = r.restoreContents(ctx)
 	}
 	if err == nil {
@@ -279,6 +294,10 @@ func (r *restorer) applyMeta(src, target string, n *tree.Node) {
 
 // ensureDir makes target a directory, replacing a non-directory there.
 func ensureDir(target string) error {
+	return fsmeta.WithPath(target, ensureDirShort)
+}
+
+func ensureDirShort(target string) error {
 	fi, err := os.Lstat(target)
 	if err == nil && fi.IsDir() {
 		return nil
@@ -294,6 +313,10 @@ func ensureDir(target string) error {
 }
 
 func removeExisting(target string) error {
+	return fsmeta.WithPath(target, removeExistingShort)
+}
+
+func removeExistingShort(target string) error {
 	fi, err := os.Lstat(target)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -311,7 +334,9 @@ func replaceWithLink(first, target string) error {
 	if err := removeExisting(target); err != nil {
 		return err
 	}
-	return os.Link(first, target)
+	return fsmeta.WithPath(first, func(first string) error {
+		return fsmeta.WithPath(target, func(target string) error { return os.Link(first, target) })
+	})
 }
 
 // complete reports whether target already holds the restored file: same
@@ -319,7 +344,7 @@ func replaceWithLink(first, target string) error {
 // written completely.
 func complete(target string, n *tree.Node) bool {
 	var st unix.Stat_t
-	if err := unix.Lstat(target, &st); err != nil {
+	if err := fsmeta.WithPath(target, func(p string) error { return unix.Lstat(p, &st) }); err != nil {
 		return false
 	}
 	return st.Mode&unix.S_IFMT == unix.S_IFREG && uint64(st.Size) == n.Size &&
@@ -332,15 +357,23 @@ const blockSize = 4096
 // a file without contents is finished at once.
 func (r *restorer) restoreFile(ctx context.Context, n *tree.Node, src, target string) error {
 	r.sum.Files++
+	r.totalBytes += n.Size
+	planned := false
+	defer func() {
+		if !planned { // skipped or failed: done now
+			r.progress.AddFiles(1)
+		}
+	}()
 	if complete(target, n) {
 		r.sum.Skipped++
+		r.progress.AddBytes(n.Size)
 		return nil
 	}
 	if err := removeExisting(target); err != nil {
 		r.warn(src, err)
 		return nil
 	}
-	fd, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	fd, err := fsmeta.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		if errors.Is(err, syscall.ENOSPC) {
 			return diskFull("create", target)
@@ -368,7 +401,8 @@ func (r *restorer) restoreFile(ctx context.Context, n *tree.Node, src, target st
 		return nil
 	}
 	f := &file{entry: entry{src: src, target: target, node: n}, dev: st.Dev, ino: st.Ino}
-	r.plan.add(r.repo.Index(), f)
+	planned = true // finish counts it
+	r.plan.add(r.repo, f)
 	if f.pending.Load() == 0 {
 		r.finish(f)
 	}
@@ -383,6 +417,7 @@ func diskFull(op, target string) error {
 // failed; the mtime it sets last marks the file complete, so an
 // incomplete file gets the current time instead.
 func (r *restorer) finish(f *file) {
+	defer r.progress.AddFiles(1)
 	f.mu.Lock()
 	writeErr, failed, nfailed := f.writeErr, f.failed, f.nfailed
 	f.mu.Unlock()
@@ -394,7 +429,9 @@ func (r *restorer) finish(f *file) {
 	if nfailed > 0 {
 		// Leave an mtime that marks the file incomplete, so that a
 		// later restore tries it again.
-		_ = unix.UtimesNanoAt(unix.AT_FDCWD, f.target, nil, unix.AT_SYMLINK_NOFOLLOW)
+		_ = fsmeta.WithPath(f.target, func(p string) error {
+			return unix.UtimesNanoAt(unix.AT_FDCWD, p, nil, unix.AT_SYMLINK_NOFOLLOW)
+		})
 		r.warn(f.src, fmt.Errorf("content incomplete (%d of %d blobs unreadable, left as holes): %w", nfailed, len(f.node.Content), errors.Join(failed...)))
 	}
 }

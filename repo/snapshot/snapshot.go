@@ -35,6 +35,10 @@ type Snapshot struct {
 	// in Summary.Errors (their names are not recorded here: a write key
 	// can read snapshot objects).
 	Incomplete bool `json:"incomplete,omitempty"`
+	// Original is the snapshot this one was copied from (godwit copy),
+	// in the repository it was first written to; nil when it is not a
+	// copy.
+	Original *blob.ID `json:"original,omitempty"`
 
 	// ID is the object name; it is not part of the encoding.
 	ID blob.ID `json:"-"`
