@@ -56,6 +56,9 @@ for t in "${all_tools[@]}"; do
 	put "$t.added" "$(minus "$(get "$t.repo")" "$(get "$t.before")")"
 done
 for t in "${all_tools[@]}"; do
+	# Each restore writes a GiB: start each with no dirty pages left over
+	# from the steps or the restore before it, so they meet the same disk.
+	sync
 	timed "$t.restore" bash -c 'tool_restore "$@"' _ "$t" "$work/restore-$t"
 	if [[ $(get "$t.restore.time") != fail ]]; then
 		if diff -r "$src" "$work/restore-$t$src" >"$res/$t.diff" 2>&1; then
@@ -87,7 +90,7 @@ section=$work/section.md
 	echo
 	machine_info
 	echo "- Command: \`$command\`"
-	echo "- Each step runs for godwit, restic and borg in turn before the next step; page caches are warm and not dropped. Repositories are local directories on the same disk; sizes are \`du -sb\`. Peak RSS from \`/usr/bin/time -v\`. restic uses \`--compression auto\`, borg \`--compression zstd,3\`."
+	echo "- Each step runs for godwit, restic and borg in turn before the next step; page caches are warm and not dropped; \`sync\` runs before each restore. Repositories are local directories on the same disk; sizes are \`du -sb\`. Peak RSS from \`/usr/bin/time -v\`. restic uses \`--compression auto\`, borg \`--compression zstd,3\`."
 	echo
 	echo "| | godwit | restic | borg | godwit / best peer |"
 	echo "|---|---:|---:|---:|---:|"
