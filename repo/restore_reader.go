@@ -61,12 +61,9 @@ func (r *Repository) FetchPack(ctx context.Context, p *index.Pack, frames []pack
 		}
 		// The header is larger than the ranges allowed for: read it all.
 	}
-	data, err := backends.LoadAll(ctx, r.be, h)
+	data, err := loadExactly(ctx, r.be, h, p.Size)
 	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", h, err)
-	}
-	if int64(len(data)) != p.Size {
-		return nil, fmt.Errorf("%s has %d bytes, the index says %d: %w", h, len(data), p.Size, ErrCorrupt)
+		return nil, err
 	}
 	plain, _, err := r.keys.DecryptDataAt(bytesReaderAt(data), p.Size)
 	if err != nil {
@@ -157,6 +154,42 @@ func loadSpans(ctx context.Context, be backends.Backend, h backends.Handle, span
 		src.data[i] = buf
 	}
 	return src, nil
+}
+
+// loadExactly reads object h, which the index says has size bytes, into a
+// buffer of exactly that size (io.ReadAll would grow one to a quarter more
+// and copy on the way). An object of another size wraps ErrCorrupt.
+func loadExactly(ctx context.Context, be backends.Backend, h backends.Handle, size int64) ([]byte, error) {
+	if size <= 0 || size > backends.MaxObjectSize(h.Type) {
+		return nil, fmt.Errorf("%s: the index says %d bytes: %w", h, size, ErrCorrupt)
+	}
+	buf := make([]byte, size)
+	var n int64
+	var longer bool
+	err := be.Load(ctx, h, 0, 0, func(rd io.Reader) error {
+		m, err := io.ReadFull(rd, buf)
+		n, longer = int64(m), false
+		if err == io.ErrUnexpectedEOF || err == io.EOF {
+			return nil // shorter than the index says: reported below
+		}
+		if err != nil {
+			return err
+		}
+		var one [1]byte
+		if k, _ := io.ReadFull(rd, one[:]); k > 0 {
+			longer = true
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("load %s: %w", h, err)
+	case longer:
+		return nil, fmt.Errorf("%s has more than the %d bytes the index says: %w", h, size, ErrCorrupt)
+	case n != size:
+		return nil, fmt.Errorf("%s has %d bytes, the index says %d: %w", h, n, size, ErrCorrupt)
+	}
+	return buf, nil
 }
 
 // corruptReaderAt marks decryption failures as corruption.

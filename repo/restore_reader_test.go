@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
+	"strings"
 	"sync"
 	"testing"
 
@@ -136,5 +137,40 @@ func TestFetchPackOfDamagedPackIsCorrupt(t *testing.T) {
 	replace(t, be, h, sealed)
 	if _, err := r.FetchPack(ctx, loc.Pack, []pack.Frame{loc.Frame}); !errors.Is(err, repo.ErrCorrupt) {
 		t.Errorf("FetchPack of a damaged pack: %v, want ErrCorrupt", err)
+	}
+}
+
+func TestFetchPackOfPackWithWrongSizeIsCorrupt(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name   string
+		change func([]byte) []byte
+		want   string
+	}{
+		{"one byte short", func(b []byte) []byte { return b[:len(b)-1] }, "bytes, the index says"},
+		{"one byte long", func(b []byte) []byte { return append(b, 0) }, "more than the"},
+		{"empty", func(b []byte) []byte { return b[:0] }, "has 0 bytes"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			be, r := newRepo(t, 16<<20)
+			id, _, err := r.SaveBlob(ctx, blob.DataBlob, []byte("some content"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			loc, _ := r.Index().Lookup(id)
+			h := backends.Handle{Type: backends.PackFile, Name: loc.Pack.ID.String()}
+			sealed, err := backends.LoadAll(ctx, be, h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			replace(t, be, h, tt.change(sealed))
+			_, err = r.FetchPack(ctx, loc.Pack, []pack.Frame{loc.Frame})
+			if !errors.Is(err, repo.ErrCorrupt) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("FetchPack of a pack %s: %v, want ErrCorrupt saying %q", tt.name, err, tt.want)
+			}
+		})
 	}
 }
