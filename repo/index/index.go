@@ -84,20 +84,28 @@ func (se *sortedEntry) entry() entry {
 }
 
 // recentMin is the least number of recently added blobs kept in a map
-// before they are merged into the sorted slice.
+// before they are merged into the sorted blocks.
 const recentMin = 4096
+
+// blockLen is the number of entries in a full block of the sorted part
+// (704 KiB).
+const blockLen = 1 << 14
 
 // Index is the in-memory index. It is safe for concurrent use.
 //
-// Blobs live in a slice sorted by id, 44 bytes each, searched by binary
-// search; blobs added since the last merge wait in a small map, which is
-// merged into the slice when it grows past an eighth of it. The rare blob
-// whose location does not fit a sortedEntry lives in the wide map.
+// Blobs live in sorted blocks of up to blockLen entries, 44 bytes each,
+// found by a binary search over the blocks' first ids and then inside one
+// block; blobs added since the last merge wait in a small map, which is
+// merged into the blocks when it grows past an eighth of them. A merge
+// writes new blocks while it lets go of the old ones, so it never holds two
+// copies of the index. The rare blob whose location does not fit a
+// sortedEntry lives in the wide map.
 type Index struct {
 	mu     sync.RWMutex
 	packs  []*Pack
 	byID   map[blob.ID]uint32 // pack id → index into packs
-	sorted []sortedEntry
+	blocks [][]sortedEntry    // each sorted and non-empty; ids ascend across blocks
+	sorted int                // entries in blocks
 	recent map[blob.ID]entry
 	wide   map[blob.ID]entry
 }
@@ -112,9 +120,14 @@ func (idx *Index) find(id blob.ID) (entry, bool) {
 	if e, ok := idx.recent[id]; ok {
 		return e, true
 	}
-	i := sort.Search(len(idx.sorted), func(i int) bool { return !idLess(&idx.sorted[i].id, &id) })
-	if i < len(idx.sorted) && idx.sorted[i].id == id {
-		return idx.sorted[i].entry(), true
+	// The last block whose first id is not above id.
+	b := sort.Search(len(idx.blocks), func(i int) bool { return idLess(&id, &idx.blocks[i][0].id) }) - 1
+	if b >= 0 {
+		blk := idx.blocks[b]
+		i := sort.Search(len(blk), func(i int) bool { return !idLess(&blk[i].id, &id) })
+		if i < len(blk) && blk[i].id == id {
+			return blk[i].entry(), true
+		}
 	}
 	e, ok := idx.wide[id]
 	return e, ok
@@ -130,7 +143,7 @@ func idLess(a, b *blob.ID) bool {
 	return bytes.Compare(a[8:], b[8:]) < 0
 }
 
-// merge moves the recent blobs into the sorted slice; the caller holds mu
+// merge moves the recent blobs into the sorted blocks; the caller holds mu
 // for writing.
 func (idx *Index) merge() {
 	add := make([]sortedEntry, 0, len(idx.recent))
@@ -142,19 +155,37 @@ func (idx *Index) merge() {
 		}
 	}
 	sort.Slice(add, func(i, j int) bool { return idLess(&add[i].id, &add[j].id) })
-	out := make([]sortedEntry, 0, len(idx.sorted)+len(add))
-	i, j := 0, 0
-	for i < len(idx.sorted) && j < len(add) {
-		if idLess(&idx.sorted[i].id, &add[j].id) {
-			out = append(out, idx.sorted[i])
-			i++
-		} else {
-			out = append(out, add[j])
+	old := idx.blocks
+	out := make([][]sortedEntry, 0, (idx.sorted+len(add))/blockLen+1)
+	cur := make([]sortedEntry, 0, blockLen)
+	emit := func(se sortedEntry) {
+		if len(cur) == blockLen {
+			out = append(out, cur)
+			cur = make([]sortedEntry, 0, blockLen)
+		}
+		cur = append(cur, se)
+	}
+	b, i, j := 0, 0, 0
+	for b < len(old) {
+		if j < len(add) && idLess(&add[j].id, &old[b][i].id) {
+			emit(add[j])
 			j++
+			continue
+		}
+		emit(old[b][i])
+		if i++; i == len(old[b]) {
+			old[b] = nil // written out: the garbage collector may take it
+			b, i = b+1, 0
 		}
 	}
-	out = append(append(out, idx.sorted[i:]...), add[j:]...)
-	idx.sorted = out
+	for ; j < len(add); j++ {
+		emit(add[j])
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	idx.blocks = out
+	idx.sorted += len(add)
 	idx.recent = make(map[blob.ID]entry)
 }
 
@@ -188,7 +219,7 @@ func (idx *Index) AddPack(p *Pack, entries []pack.Entry) error {
 		}
 		idx.recent[e.ID] = entry{pack: n, frame: e.Frame, offset: e.Offset, length: e.Length}
 	}
-	if len(idx.recent) > max(recentMin, len(idx.sorted)/8) {
+	if len(idx.recent) > max(recentMin, idx.sorted/8) {
 		idx.merge()
 	}
 	return nil
@@ -241,15 +272,17 @@ func (idx *Index) Packs() []*Pack {
 func (idx *Index) Len() int {
 	idx.mu.RLock()
 	defer idx.mu.RUnlock()
-	return len(idx.sorted) + len(idx.recent) + len(idx.wide)
+	return idx.sorted + len(idx.recent) + len(idx.wide)
 }
 
 // Each calls fn for every blob; fn must not call back into idx.
 func (idx *Index) Each(fn func(id blob.ID, loc Location)) {
 	idx.mu.RLock()
 	defer idx.mu.RUnlock()
-	for i := range idx.sorted {
-		fn(idx.sorted[i].id, idx.location(idx.sorted[i].entry()))
+	for _, blk := range idx.blocks {
+		for i := range blk {
+			fn(blk[i].id, idx.location(blk[i].entry()))
+		}
 	}
 	for _, m := range []map[blob.ID]entry{idx.recent, idx.wide} {
 		for id, e := range m {

@@ -2,6 +2,8 @@ package index
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"sync"
@@ -354,6 +356,64 @@ func TestLocationsTooWideForTheSortedSliceSurviveAMerge(t *testing.T) {
 		loc, ok := idx.Lookup(id)
 		if !ok || loc.Frame != frames[e.Frame] || loc.Offset != e.Offset || loc.Length != e.Length {
 			t.Fatalf("Lookup(%x) = %+v, %v; want frame %d offset %d length %d", id[:3], loc, ok, e.Frame, e.Offset, e.Length)
+		}
+	}
+}
+
+// TestManyMergesKeepEveryBlobFindable adds blobs with random ids in many
+// packs, so that they are merged into several blocks many times, and then
+// finds every one of them, and no other.
+func TestManyMergesKeepEveryBlobFindable(t *testing.T) {
+	const packs, perPack = 120, 1000
+	rng := rand.New(rand.NewPCG(1, 2))
+	idx := New()
+	var all []blob.ID
+	for p := range packs {
+		frames := []pack.Frame{{Offset: 0, Length: 100, RawLength: perPack}}
+		pk := &Pack{ID: testID(byte(p)), Type: blob.DataBlob, Size: 1000, Frames: frames}
+		pk.ID[1] = byte(p >> 8)
+		var entries []pack.Entry
+		for i := range perPack {
+			var id blob.ID
+			for k := 0; k < len(id); k += 8 {
+				binary.LittleEndian.PutUint64(id[k:], rng.Uint64())
+			}
+			all = append(all, id)
+			entries = append(entries, pack.Entry{Type: blob.DataBlob, ID: id, Frame: 0, Offset: uint32(i), Length: 1})
+		}
+		if err := idx.AddPack(pk, entries); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(idx.blocks) < 2 {
+		t.Fatalf("%d blocks after %d blobs; the test needs several", len(idx.blocks), len(all))
+	}
+	var prev *blob.ID
+	for b, blk := range idx.blocks {
+		if len(blk) == 0 || len(blk) > blockLen {
+			t.Fatalf("block %d holds %d entries", b, len(blk))
+		}
+		for i := range blk {
+			if prev != nil && !idLess(prev, &blk[i].id) {
+				t.Fatalf("block %d entry %d is out of order", b, i)
+			}
+			prev = &blk[i].id
+		}
+	}
+	if idx.Len() != len(all) {
+		t.Fatalf("Len() = %d, want %d", idx.Len(), len(all))
+	}
+	for n, id := range all {
+		loc, ok := idx.Lookup(id)
+		if !ok || loc.Offset != uint32(n%perPack) {
+			t.Fatalf("blob %d: Lookup = %+v, %v", n, loc, ok)
+		}
+	}
+	for range 1000 {
+		var id blob.ID
+		binary.LittleEndian.PutUint64(id[:], rng.Uint64())
+		if idx.Has(id) {
+			t.Fatalf("Has(%x) of a blob never added", id[:8])
 		}
 	}
 }
