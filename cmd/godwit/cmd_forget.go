@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/godwit-backup/godwit/backends"
+	"github.com/godwit-backup/godwit/internal/profile"
 	"github.com/godwit-backup/godwit/repo/forget"
 	"github.com/godwit-backup/godwit/repo/prune"
 	"github.com/godwit-backup/godwit/repo/snapshot"
@@ -43,9 +43,9 @@ credential that can read snapshots.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if within != "" {
-				d, err := parseRetention(within)
+				d, err := profile.ParseDuration(within)
 				if err != nil {
-					return &usageError{fmt.Sprintf("--keep-within %q: %v", within, err)}
+					return &usageError{fmt.Sprintf("--keep-within %v", err)}
 				}
 				policy.Within = d
 			}
@@ -170,37 +170,6 @@ credential that can read snapshots.`,
 	f.BoolVarP(&dryRun, "dry-run", "n", false, "show what would be removed, and why the rest is kept")
 	f.BoolVar(&doPrune, "prune", false, "run prune afterwards")
 	return cmd
-}
-
-// parseRetention accepts Go durations and the units d (day), w (week),
-// m (month, 30 days) and y (year, 365 days), combined as in "1y6m".
-func parseRetention(s string) (time.Duration, error) {
-	if d, err := time.ParseDuration(s); err == nil {
-		return d, nil
-	}
-	units := map[byte]time.Duration{'d': 24 * time.Hour, 'w': 7 * 24 * time.Hour, 'm': 30 * 24 * time.Hour, 'y': 365 * 24 * time.Hour, 'h': time.Hour}
-	var total time.Duration
-	rest := s
-	for rest != "" {
-		i := 0
-		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
-			i++
-		}
-		if i == 0 || i == len(rest) {
-			return 0, fmt.Errorf("want a number and a unit (h, d, w, m, y), like 30d or 1y6m")
-		}
-		n, err := strconv.Atoi(rest[:i])
-		if err != nil {
-			return 0, err
-		}
-		u, ok := units[rest[i]]
-		if !ok {
-			return 0, fmt.Errorf("unknown unit %q (use h, d, w, m or y)", rest[i])
-		}
-		total += time.Duration(n) * u
-		rest = rest[i+1:]
-	}
-	return total, nil
 }
 
 func printForget(e *env, p forget.Policy, groups []forget.Group, remove []*snapshot.Snapshot, dryRun bool) {

@@ -45,12 +45,21 @@ type result struct {
 // run runs godwit with args as given (no implicit flags).
 func (c *cli) run(args ...string) result {
 	c.t.Helper()
+	return c.runClock(nil, args...)
+}
+
+// runClock is run with the clock now, or the real one when now is nil.
+func (c *cli) runClock(now func() time.Time, args ...string) result {
+	c.t.Helper()
 	var out, errb bytes.Buffer
 	e := newEnv()
 	e.stdin = strings.NewReader("")
 	e.stdout, e.stderr = &out, &errb
 	e.getenv = func(k string) string { return c.env[k] }
 	e.tty = nil
+	if now != nil {
+		e.now = now
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	code := run(ctx, args, e)

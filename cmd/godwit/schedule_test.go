@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -42,15 +40,7 @@ func scheduleRoot(t *testing.T, c *cli, systemd bool) string {
 // runAt runs godwit like c.run with the clock stopped at now.
 func runAt(c *cli, now time.Time, args ...string) result {
 	c.t.Helper()
-	var out, errb bytes.Buffer
-	e := newEnv()
-	e.stdin = strings.NewReader("")
-	e.stdout, e.stderr = &out, &errb
-	e.getenv = func(k string) string { return c.env[k] }
-	e.tty = nil
-	e.now = func() time.Time { return now }
-	code := run(context.Background(), args, e)
-	return result{code: code, stdout: out.String(), stderr: errb.String()}
+	return c.runClock(func() time.Time { return now }, args...)
 }
 
 func readText(t *testing.T, path string) string {
