@@ -102,71 +102,83 @@ func LoadFilesCache(path string) (*FilesCache, error) {
 		return c, fmt.Errorf("files cache: %w", err)
 	}
 	defer f.Close()
-	old, ids, err := readFilesCache(bufio.NewReaderSize(f, 1<<16))
+	// Two passes: the first counts entries and blob ids, so that the
+	// second fills arrays of exactly that size (arrays grown by append
+	// would hold up to twice as much on the way).
+	nrecs, nids, err := readFilesCache(bufio.NewReaderSize(f, 1<<16), nil)
+	if err == nil && nrecs > 0 {
+		if _, err = f.Seek(0, io.SeekStart); err == nil {
+			c.old, c.ids = make([]cacheRecord, 0, nrecs), make([]blob.ID, 0, nids)
+			_, _, err = readFilesCache(bufio.NewReaderSize(f, 1<<16), c)
+		}
+	}
 	if err != nil {
+		c.old, c.ids = nil, nil
 		return c, fmt.Errorf("files cache %s unreadable, files will be re-read: %w", path, err)
 	}
-	c.old, c.ids = old, ids
+	slices.SortFunc(c.old, func(a, b cacheRecord) int { return bytes.Compare(a.key[:], b.key[:]) })
 	return c, nil
 }
 
-var errOtherVersion = errors.New("other version")
-
-// readFilesCache decodes a cache file. A file of another version gives no
-// entries and no error.
-func readFilesCache(r *bufio.Reader) ([]cacheRecord, []blob.ID, error) {
+// readFilesCache decodes a cache file and returns the number of entries
+// and blob ids in it. With into set, it appends them to into.old (unsorted)
+// and into.ids; without, it only counts. A file of another version has no
+// entries and is no error.
+func readFilesCache(r *bufio.Reader, into *FilesCache) (nrecs, nids int, err error) {
 	head := make([]byte, len(filesCacheMagic))
 	if _, err := io.ReadFull(r, head); err != nil || !bytes.Equal(head, filesCacheMagic) {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || err == nil {
-			return nil, nil, nil // empty, older or foreign: start afresh
+			return 0, 0, nil // empty, older or foreign: start afresh
 		}
-		return nil, nil, err
+		return 0, 0, err
 	}
-	var (
-		recs []cacheRecord
-		ids  []blob.ID
-	)
 	for {
 		kind, err := r.ReadByte()
 		if err != nil {
-			return nil, nil, fmt.Errorf("cut short after %d entries", len(recs))
+			return 0, 0, fmt.Errorf("cut short after %d entries", nrecs)
 		}
 		switch kind {
 		case recEnd:
 			n, err := binary.ReadUvarint(r)
-			if err != nil || n != uint64(len(recs)) {
-				return nil, nil, fmt.Errorf("end record says %d entries, read %d", n, len(recs))
+			if err != nil || n != uint64(nrecs) {
+				return 0, 0, fmt.Errorf("end record says %d entries, read %d", n, nrecs)
 			}
-			slices.SortFunc(recs, func(a, b cacheRecord) int { return bytes.Compare(a.key[:], b.key[:]) })
-			return recs, ids, nil
+			return nrecs, nids, nil
 		case recEntry:
 		default:
-			return nil, nil, fmt.Errorf("unknown record kind %d after %d entries", kind, len(recs))
+			return 0, 0, fmt.Errorf("unknown record kind %d after %d entries", kind, nrecs)
 		}
 		var rec cacheRecord
 		if _, err := io.ReadFull(r, rec.key[:]); err != nil {
-			return nil, nil, fmt.Errorf("entry %d: %w", len(recs), err)
+			return 0, 0, fmt.Errorf("entry %d: %w", nrecs, err)
 		}
 		var v [6]uint64
 		for i := range v {
 			if v[i], err = binary.ReadUvarint(r); err != nil {
-				return nil, nil, fmt.Errorf("entry %d: %w", len(recs), err)
+				return 0, 0, fmt.Errorf("entry %d: %w", nrecs, err)
 			}
 		}
-		if v[5] > maxCachedBlobs || uint64(len(ids))+v[5] > 1<<32-1 {
-			return nil, nil, fmt.Errorf("entry %d: %d blobs", len(recs), v[5])
+		if v[5] > maxCachedBlobs || uint64(nids)+v[5] > 1<<32-1 {
+			return 0, 0, fmt.Errorf("entry %d: %d blobs", nrecs, v[5])
+		}
+		nrecs, nids = nrecs+1, nids+int(v[5])
+		if into == nil {
+			if _, err := r.Discard(int(v[5]) * len(blob.ID{})); err != nil {
+				return 0, 0, fmt.Errorf("entry %d: %w", nrecs-1, err)
+			}
+			continue
 		}
 		rec.dev, rec.ino, rec.size = v[0], v[1], v[2]
 		rec.mtime, rec.ctime = int64(v[3]), int64(v[4])
-		rec.off, rec.n = uint32(len(ids)), uint32(v[5])
+		rec.off, rec.n = uint32(len(into.ids)), uint32(v[5])
 		for range v[5] {
 			var id blob.ID
 			if _, err := io.ReadFull(r, id[:]); err != nil {
-				return nil, nil, fmt.Errorf("entry %d: %w", len(recs), err)
+				return 0, 0, fmt.Errorf("entry %d: %w", nrecs-1, err)
 			}
-			ids = append(ids, id)
+			into.ids = append(into.ids, id)
 		}
-		recs = append(recs, rec)
+		into.old = append(into.old, rec)
 	}
 }
 
