@@ -120,6 +120,7 @@ user names come from DIR's files.`,
 					e.warn("%v\n", err)
 				}
 			}
+			tightenGC()
 			names, err := namesUnder(root, e.now())
 			if err != nil {
 				return err

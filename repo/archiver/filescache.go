@@ -52,30 +52,34 @@ func keyOf(path string) pathKey {
 	return pathKey(sum[:16])
 }
 
-// cacheRecord is one entry of a loaded cache: 64 bytes, with its blob ids
-// in the cache's shared arena.
+// cacheRecord is one entry of a loaded cache: 64 bytes. Its blob ids stay
+// in the cache file, at pos, and are read when the entry is looked up.
 type cacheRecord struct {
 	key          pathKey
 	dev, ino     uint64
 	size         uint64
 	mtime, ctime int64
-	off, n       uint32 // Content is ids[off : off+n]
+	pos, n       uint32 // n blob ids at byte pos of the file
 }
 
 // FilesCache maps paths to the content of the file the last backup found
 // there, so an unchanged file costs one lstat. It holds hashes of paths
 // and keyed blob ids, nothing that decrypts anything.
 //
-// Memory stays proportional to the previous backup's file count, at about
-// 64 bytes plus 32 per blob per file: the previous backup's entries are a
-// sorted slice, and the entries of this backup go straight to a temporary
-// file next to the cache, which Save renames into place. Call Discard when
-// the backup fails, to remove that file. A FilesCache is not safe for
-// concurrent use; a nil *FilesCache is an empty cache that records nothing.
+// Memory stays proportional to the previous backup's file count, at 64
+// bytes per file: the previous backup's entries are a sorted slice whose
+// blob ids stay in the cache file (read when an entry is looked up, one
+// pread from the page cache), and the entries of this backup go straight
+// to a temporary file next to the cache, which Save renames into place.
+// Call Discard when the backup fails, to remove that file; Save and
+// Discard also close the previous cache file. Entries past the first
+// 4 GiB of a cache file (some 40 million files) are not loaded: those
+// files are read again. A FilesCache is not safe for concurrent use; a nil
+// *FilesCache is an empty cache that records nothing.
 type FilesCache struct {
 	path string
 	old  []cacheRecord // sorted by key
-	ids  []blob.ID
+	src  *os.File      // the previous cache file, holding the blob ids
 
 	tmp     *os.File
 	w       *bufio.Writer
@@ -101,89 +105,113 @@ func LoadFilesCache(path string) (*FilesCache, error) {
 	if err != nil {
 		return c, fmt.Errorf("files cache: %w", err)
 	}
-	defer f.Close()
-	// Two passes: the first counts entries and blob ids, so that the
-	// second fills arrays of exactly that size (arrays grown by append
-	// would hold up to twice as much on the way).
-	nrecs, nids, err := readFilesCache(bufio.NewReaderSize(f, 1<<16), nil)
+	// Two passes: the first counts the entries, so that the second fills
+	// a slice of exactly that size (a slice grown by append would hold up
+	// to twice as much on the way).
+	nrecs, err := readFilesCache(&countingReader{r: bufio.NewReaderSize(f, 1<<16)}, nil)
 	if err == nil && nrecs > 0 {
 		if _, err = f.Seek(0, io.SeekStart); err == nil {
-			c.old, c.ids = make([]cacheRecord, 0, nrecs), make([]blob.ID, 0, nids)
-			_, _, err = readFilesCache(bufio.NewReaderSize(f, 1<<16), c)
+			c.old = make([]cacheRecord, 0, nrecs)
+			_, err = readFilesCache(&countingReader{r: bufio.NewReaderSize(f, 1<<16)}, c)
 		}
 	}
-	if err != nil {
-		c.old, c.ids = nil, nil
-		return c, fmt.Errorf("files cache %s unreadable, files will be re-read: %w", path, err)
+	if err != nil || len(c.old) == 0 {
+		f.Close()
+		c.old = nil
+		if err != nil {
+			return c, fmt.Errorf("files cache %s unreadable, files will be re-read: %w", path, err)
+		}
+		return c, nil
 	}
+	c.src = f
 	slices.SortFunc(c.old, func(a, b cacheRecord) int { return bytes.Compare(a.key[:], b.key[:]) })
 	return c, nil
 }
 
-// readFilesCache decodes a cache file and returns the number of entries
-// and blob ids in it. With into set, it appends them to into.old (unsorted)
-// and into.ids; without, it only counts. A file of another version has no
-// entries and is no error.
-func readFilesCache(r *bufio.Reader, into *FilesCache) (nrecs, nids int, err error) {
+// countingReader counts the bytes read through it, for the position of
+// each entry's blob ids in the file.
+type countingReader struct {
+	r   *bufio.Reader
+	pos int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.pos += int64(n)
+	return n, err
+}
+
+func (c *countingReader) ReadByte() (byte, error) {
+	b, err := c.r.ReadByte()
+	if err == nil {
+		c.pos++
+	}
+	return b, err
+}
+
+func (c *countingReader) Discard(n int) error {
+	m, err := c.r.Discard(n)
+	c.pos += int64(m)
+	return err
+}
+
+// readFilesCache decodes a cache file and returns its number of entries.
+// With into set, it appends the entries to into.old (unsorted), except
+// those whose blob ids lie past the first 4 GiB; without, it only counts.
+// A file of another version has no entries and is no error.
+func readFilesCache(r *countingReader, into *FilesCache) (nrecs int, err error) {
 	head := make([]byte, len(filesCacheMagic))
 	if _, err := io.ReadFull(r, head); err != nil || !bytes.Equal(head, filesCacheMagic) {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || err == nil {
-			return 0, 0, nil // empty, older or foreign: start afresh
+			return 0, nil // empty, older or foreign: start afresh
 		}
-		return 0, 0, err
+		return 0, err
 	}
 	for {
 		kind, err := r.ReadByte()
 		if err != nil {
-			return 0, 0, fmt.Errorf("cut short after %d entries", nrecs)
+			return 0, fmt.Errorf("cut short after %d entries", nrecs)
 		}
 		switch kind {
 		case recEnd:
 			n, err := binary.ReadUvarint(r)
 			if err != nil || n != uint64(nrecs) {
-				return 0, 0, fmt.Errorf("end record says %d entries, read %d", n, nrecs)
+				return 0, fmt.Errorf("end record says %d entries, read %d", n, nrecs)
 			}
-			return nrecs, nids, nil
+			return nrecs, nil
 		case recEntry:
 		default:
-			return 0, 0, fmt.Errorf("unknown record kind %d after %d entries", kind, nrecs)
+			return 0, fmt.Errorf("unknown record kind %d after %d entries", kind, nrecs)
 		}
 		var rec cacheRecord
 		if _, err := io.ReadFull(r, rec.key[:]); err != nil {
-			return 0, 0, fmt.Errorf("entry %d: %w", nrecs, err)
+			return 0, fmt.Errorf("entry %d: %w", nrecs, err)
 		}
 		var v [6]uint64
 		for i := range v {
 			if v[i], err = binary.ReadUvarint(r); err != nil {
-				return 0, 0, fmt.Errorf("entry %d: %w", nrecs, err)
+				return 0, fmt.Errorf("entry %d: %w", nrecs, err)
 			}
 		}
-		if v[5] > maxCachedBlobs || uint64(nids)+v[5] > 1<<32-1 {
-			return 0, 0, fmt.Errorf("entry %d: %d blobs", nrecs, v[5])
+		if v[5] > maxCachedBlobs {
+			return 0, fmt.Errorf("entry %d: %d blobs", nrecs, v[5])
 		}
-		nrecs, nids = nrecs+1, nids+int(v[5])
-		if into == nil {
-			if _, err := r.Discard(int(v[5]) * len(blob.ID{})); err != nil {
-				return 0, 0, fmt.Errorf("entry %d: %w", nrecs-1, err)
-			}
+		pos := r.pos
+		if err := r.Discard(int(v[5]) * len(blob.ID{})); err != nil {
+			return 0, fmt.Errorf("entry %d: %w", nrecs, err)
+		}
+		nrecs++
+		if into == nil || pos > 1<<32-1 {
 			continue
 		}
 		rec.dev, rec.ino, rec.size = v[0], v[1], v[2]
 		rec.mtime, rec.ctime = int64(v[3]), int64(v[4])
-		rec.off, rec.n = uint32(len(into.ids)), uint32(v[5])
-		for range v[5] {
-			var id blob.ID
-			if _, err := io.ReadFull(r, id[:]); err != nil {
-				return 0, 0, fmt.Errorf("entry %d: %w", nrecs-1, err)
-			}
-			into.ids = append(into.ids, id)
-		}
+		rec.pos, rec.n = uint32(pos), uint32(v[5])
 		into.old = append(into.old, rec)
 	}
 }
 
-// Lookup returns the entry the previous backup recorded for path. The
-// entry's Content must not be modified.
+// Lookup returns the entry the previous backup recorded for path.
 func (c *FilesCache) Lookup(path string) (CacheEntry, bool) {
 	if c == nil || len(c.old) == 0 {
 		return CacheEntry{}, false
@@ -194,10 +222,18 @@ func (c *FilesCache) Lookup(path string) (CacheEntry, bool) {
 		return CacheEntry{}, false
 	}
 	r := &c.old[i]
-	return CacheEntry{
-		Device: r.dev, Inode: r.ino, Size: r.size, MTime: r.mtime, CTime: r.ctime,
-		Content: c.ids[r.off : r.off+r.n : r.off+r.n],
-	}, true
+	e := CacheEntry{Device: r.dev, Inode: r.ino, Size: r.size, MTime: r.mtime, CTime: r.ctime}
+	if r.n > 0 {
+		b := make([]byte, int(r.n)*len(blob.ID{}))
+		if _, err := c.src.ReadAt(b, int64(r.pos)); err != nil {
+			return CacheEntry{}, false // the file is read again
+		}
+		e.Content = make([]blob.ID, r.n)
+		for k := range e.Content {
+			copy(e.Content[k][:], b[k*len(blob.ID{}):])
+		}
+	}
+	return e, true
 }
 
 // Record remembers the entry for this backup, appending it to the new
@@ -253,6 +289,7 @@ func (c *FilesCache) Save() error {
 	if c == nil {
 		return nil
 	}
+	c.closeSource()
 	if c.err == nil && c.w == nil {
 		c.err = c.create()
 	}
@@ -285,10 +322,22 @@ func (c *FilesCache) Save() error {
 // Discard removes the new cache file, keeping the old cache as it is. It
 // is safe to call after Save, and more than once.
 func (c *FilesCache) Discard() {
-	if c == nil || c.tmp == nil {
+	if c == nil {
+		return
+	}
+	c.closeSource()
+	if c.tmp == nil {
 		return
 	}
 	c.tmp.Close()
 	os.Remove(c.tmp.Name())
 	c.tmp, c.w = nil, nil
+}
+
+// closeSource closes the previous cache file; Lookup finds nothing after.
+func (c *FilesCache) closeSource() {
+	if c.src != nil {
+		c.src.Close()
+		c.src, c.old = nil, nil
+	}
 }

@@ -182,3 +182,45 @@ func TestNilFilesCacheIsUsable(t *testing.T) {
 		t.Errorf("Save of a nil cache = %v", err)
 	}
 }
+
+// TestFilesCacheReadsBlobIdsFromTheFileItLoaded checks that entries keep
+// their content when the cache file is replaced after loading, as Save of
+// another backup does: the ids come from the file that was loaded.
+func TestFilesCacheReadsBlobIdsFromTheFileItLoaded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "files")
+	c := NewFilesCache(path)
+	want := map[string]CacheEntry{}
+	for i := range 50 {
+		p := fmt.Sprintf("/var/mail/u%d", i)
+		e := CacheEntry{Device: 7, Inode: uint64(i), Size: uint64(i * 10), MTime: int64(i), CTime: int64(-i)}
+		for k := range i % 4 {
+			e.Content = append(e.Content, blob.ID{byte(i), byte(k)})
+		}
+		want[p] = e
+		c.Record(p, e)
+	}
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadFilesCache(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Replace the file as Save does: a new file renamed over it.
+	if err := os.WriteFile(path+".new", []byte("replaced"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path+".new", path); err != nil {
+		t.Fatal(err)
+	}
+	for p, e := range want {
+		got, ok := c.Lookup(p)
+		if !ok || !reflect.DeepEqual(got, e) {
+			t.Errorf("Lookup(%s) = %+v, %v; want %+v", p, got, ok, e)
+		}
+	}
+	c.Discard()
+	if _, ok := c.Lookup("/var/mail/u1"); ok {
+		t.Error("Lookup answers after Discard")
+	}
+}
