@@ -36,6 +36,7 @@ A restore can be run again after it was interrupted: files already complete are
 skipped. Needs an owner credential.`,
 		Args: exactArgs(1, "one snapshot"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			ioBoundGC()
 			ctx := cmd.Context()
 			if target == "" {
 				return &usageError{"restore needs --target DIR"}
