@@ -1,9 +1,9 @@
 package index
 
 import (
-	"bytes"
 	"testing"
 
+	"github.com/godwit-backup/godwit/internal/testutil"
 	"github.com/godwit-backup/godwit/repo/blob"
 	"github.com/godwit-backup/godwit/repo/pack"
 )
@@ -49,17 +49,13 @@ func FuzzIndexUnmarshal(f *testing.F) {
 		if err != nil {
 			t.Fatalf("Marshal of a decoded index: %v", err)
 		}
-		again, err := Unmarshal(out)
-		if err != nil {
-			t.Fatalf("Unmarshal of Marshal output: %v\n%s", err, out)
-		}
-		out2, err := again.Marshal()
-		if err != nil {
-			t.Fatalf("second Marshal: %v", err)
-		}
-		if !bytes.Equal(out, out2) {
-			t.Fatalf("Marshal is not stable:\n%s\n%s", out, out2)
-		}
+		testutil.CheckStableEncoding(t, out, func(b []byte) ([]byte, error) {
+			again, err := Unmarshal(b)
+			if err != nil {
+				return nil, err
+			}
+			return again.Marshal()
+		})
 	})
 }
 

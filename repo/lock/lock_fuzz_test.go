@@ -1,9 +1,10 @@
 package lock
 
 import (
-	"bytes"
 	"testing"
 	"time"
+
+	"github.com/godwit-backup/godwit/internal/testutil"
 )
 
 // FuzzLockUnmarshal checks that no lock object makes Unmarshal, Stale or
@@ -35,16 +36,12 @@ func FuzzLockUnmarshal(f *testing.F) {
 		if err != nil {
 			t.Fatalf("Marshal of a decoded lock: %v", err)
 		}
-		again, err := Unmarshal(out)
-		if err != nil {
-			t.Fatalf("Unmarshal of Marshal output: %v\n%s", err, out)
-		}
-		out2, err := again.Marshal()
-		if err != nil {
-			t.Fatalf("second Marshal: %v", err)
-		}
-		if !bytes.Equal(out, out2) {
-			t.Fatalf("Marshal is not stable:\n%s\n%s", out, out2)
-		}
+		testutil.CheckStableEncoding(t, out, func(b []byte) ([]byte, error) {
+			again, err := Unmarshal(b)
+			if err != nil {
+				return nil, err
+			}
+			return again.Marshal()
+		})
 	})
 }
