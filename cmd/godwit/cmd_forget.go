@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/godwit-backup/godwit/backends"
 	"github.com/godwit-backup/godwit/internal/profile"
+	"github.com/godwit-backup/godwit/repo"
 	"github.com/godwit-backup/godwit/repo/forget"
 	"github.com/godwit-backup/godwit/repo/prune"
 	"github.com/godwit-backup/godwit/repo/snapshot"
@@ -104,13 +106,7 @@ credential that can read snapshots.`,
 					}
 				}
 				groups = forget.Apply(list, policy, by, time.Local)
-				for _, g := range groups {
-					for _, d := range g.Decisions {
-						if !d.Keep {
-							remove = append(remove, d.Snapshot)
-						}
-					}
-				}
+				remove = notKept(groups)
 			}
 			out := forgetJSON(groups, remove, dryRun)
 			if !e.json {
@@ -122,17 +118,9 @@ credential that can read snapshots.`,
 				}
 				return nil
 			}
-			removed, retained := 0, 0
-			for _, sn := range remove {
-				if err := r.Remove(ctx, backends.Handle{Type: backends.SnapshotFile, Name: sn.ID.String()}); err != nil {
-					if errors.Is(err, backends.ErrRetained) {
-						retained++
-						e.warn("snapshot %s stays: %v\n", sn.ID.Short(), err)
-						continue
-					}
-					return err
-				}
-				removed++
+			removed, retained, err := removeSnapshots(ctx, e, r, remove)
+			if err != nil {
+				return err
 			}
 			out.Removed, out.Retained = removed, retained
 			if !e.json {
@@ -170,6 +158,38 @@ credential that can read snapshots.`,
 	f.BoolVarP(&dryRun, "dry-run", "n", false, "show what would be removed, and why the rest is kept")
 	f.BoolVar(&doPrune, "prune", false, "run prune afterwards")
 	return cmd
+}
+
+// notKept returns the snapshots that forget's decisions do not keep.
+func notKept(groups []forget.Group) []*snapshot.Snapshot {
+	var remove []*snapshot.Snapshot
+	for _, g := range groups {
+		for _, d := range g.Decisions {
+			if !d.Keep {
+				remove = append(remove, d.Snapshot)
+			}
+		}
+	}
+	return remove
+}
+
+// removeSnapshots removes the snapshot objects of remove. One that object
+// lock retention protects stays, with a warning, and is counted as
+// retained; any other error stops the removal.
+func removeSnapshots(ctx context.Context, e *env, r *repo.Repository, remove []*snapshot.Snapshot) (removed, retained int, err error) {
+	for _, sn := range remove {
+		err := r.Remove(ctx, backends.Handle{Type: backends.SnapshotFile, Name: sn.ID.String()})
+		switch {
+		case errors.Is(err, backends.ErrRetained):
+			retained++
+			e.warn("snapshot %s stays: %v\n", sn.ID.Short(), err)
+		case err != nil:
+			return removed, retained, err
+		default:
+			removed++
+		}
+	}
+	return removed, retained, nil
 }
 
 func printForget(e *env, p forget.Policy, groups []forget.Group, remove []*snapshot.Snapshot, dryRun bool) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/godwit-backup/godwit/backends"
 	"github.com/godwit-backup/godwit/internal/metrics"
 	"github.com/godwit-backup/godwit/internal/profile"
 	"github.com/godwit-backup/godwit/internal/schedule"
@@ -275,22 +273,9 @@ func (pr *profileRun) retain(cmd *cobra.Command, r *repo.Repository) error {
 			list = append(list, sn)
 		}
 	}
-	removed := 0
-	for _, g := range forget.Apply(list, ret.Policy(), ret.Grouping(), time.Local) {
-		for _, d := range g.Decisions {
-			if d.Keep {
-				continue
-			}
-			err := r.Remove(ctx, backends.Handle{Type: backends.SnapshotFile, Name: d.Snapshot.ID.String()})
-			if errors.Is(err, backends.ErrRetained) {
-				e.warn("snapshot %s stays: %v\n", d.Snapshot.ID.Short(), err)
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("forget: %w", err)
-			}
-			removed++
-		}
+	removed, _, err := removeSnapshots(ctx, e, r, notKept(forget.Apply(list, ret.Policy(), ret.Grouping(), time.Local)))
+	if err != nil {
+		return fmt.Errorf("forget: %w", err)
 	}
 	e.info("retention (%s): removed %s\n", ret.Policy(), plural(removed, "snapshot"))
 	lk.Release(ctx)
