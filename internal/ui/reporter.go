@@ -55,6 +55,10 @@ type Options struct {
 	// Ticks, when set, drives the redraws instead of a ticker running
 	// every Interval.
 	Ticks <-chan time.Time
+
+	// drawn, when set, is sent to after each redraw (for tests, which
+	// must know a tick's drawing is done before they go on).
+	drawn chan<- struct{}
 }
 
 // Reporter samples a Progress and shows it. Start it with Start; it runs
@@ -132,6 +136,9 @@ func (r *Reporter) loop(ctx context.Context, ticks <-chan time.Time, ticker *tim
 				r.draw()
 			}
 			r.mu.Unlock()
+			if r.opts.drawn != nil {
+				r.opts.drawn <- struct{}{}
+			}
 		}
 	}
 }

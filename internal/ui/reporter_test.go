@@ -53,6 +53,7 @@ func (s *syncBuffer) String() string {
 type fixture struct {
 	clk   *clock
 	ticks chan time.Time
+	drawn chan struct{}
 	out   *syncBuffer
 	err   *syncBuffer
 	rep   *Reporter
@@ -60,15 +61,17 @@ type fixture struct {
 
 func start(t *testing.T, ctx context.Context, mode Mode) *fixture {
 	t.Helper()
-	f := &fixture{clk: newClock(), ticks: make(chan time.Time), out: &syncBuffer{}, err: &syncBuffer{}}
-	f.rep = Start(ctx, Options{Mode: mode, Out: f.out, Stderr: f.err, Width: 120, Now: f.clk.Now, Ticks: f.ticks})
+	f := &fixture{clk: newClock(), ticks: make(chan time.Time), drawn: make(chan struct{}), out: &syncBuffer{}, err: &syncBuffer{}}
+	f.rep = Start(ctx, Options{Mode: mode, Out: f.out, Stderr: f.err, Width: 120, Now: f.clk.Now, Ticks: f.ticks, drawn: f.drawn})
 	t.Cleanup(f.rep.Stop)
 	return f
 }
 
-// tick makes the reporter draw once; the draw is complete when the next
-// tick is received or the reporter stopped.
-func (f *fixture) tick() { f.ticks <- f.clk.Now() }
+// tick makes the reporter draw once and waits until it has.
+func (f *fixture) tick() {
+	f.ticks <- f.clk.Now()
+	<-f.drawn
+}
 
 func TestTerminalStatusShowsFilesBytesRateETAAndCurrentFile(t *testing.T) {
 	f := start(t, context.Background(), Terminal)
